@@ -1,0 +1,374 @@
+"""Cadences, their steps, enrolments, the tasks they make due, the outbox, daily queues."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.timezone import now
+
+from leads.models import BuyingStage, Channel, Lead, LeadStatus
+
+
+def default_exit_on() -> list[str]:
+    return ["replied", "meeting_booked", "won", "lost", "unsubscribed", "bounced"]
+
+
+EXIT_KINDS = (
+    "replied",
+    "meeting_booked",
+    "won",
+    "lost",
+    "unsubscribed",
+    "bounced",
+    "not_interested",
+    "connected",
+    "bad_number",
+)
+
+
+class Cadence(models.Model):
+    """A template: how many touches, how far apart, on which channels."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    business_days_only = models.BooleanField(default=True)
+    holiday_country = models.CharField(
+        max_length=2, blank=True, help_text="ISO code whose public holidays are skipped"
+    )
+    min_gap_hours = models.PositiveIntegerField(
+        default=20, help_text="No touch sooner than this after the lead's previous one"
+    )
+    exit_on = models.JSONField(default=default_exit_on, blank=True)
+    on_complete_status = models.CharField(
+        max_length=20, choices=LeadStatus.choices, blank=True
+    )
+    on_complete_cadence = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fed_by"
+    )
+    pause_account_on_reply = models.BooleanField(
+        default=True,
+        help_text="A reply or meeting from one person pauses the others at the same account",
+    )
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Step(models.Model):
+    class Mode(models.TextChoices):
+        MANUAL = "manual", "Manual (rep's queue)"
+        AUTO = "auto", "Automatic (worker sends)"
+
+    cadence = models.ForeignKey(Cadence, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(help_text="1-based order in the cadence")
+    channel = models.CharField(
+        max_length=20, choices=[c for c in Channel.choices if c[0] != "meeting"]
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.MANUAL)
+    wait_days = models.PositiveIntegerField(default=0)
+    wait_hours = models.PositiveIntegerField(default=0)
+    window_start = models.TimeField(default=dt.time(9, 0))
+    window_end = models.TimeField(default=dt.time(17, 0))
+    title = models.CharField(max_length=200, blank=True)
+    script = models.TextField(blank=True)
+    questions = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    asset_stage = models.CharField(max_length=20, choices=BuyingStage.choices, blank=True)
+    breakup = models.BooleanField(default=False, help_text="The 'dead horse' close")
+    removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Removed from the template; enrolments skip it"
+    )
+
+    class Meta:
+        ordering = ["cadence", "position"]
+        indexes = [models.Index(fields=["cadence", "position"], name="step_cadence_position")]
+
+    def __str__(self) -> str:
+        return f"{self.cadence} · step {self.position} ({self.channel})"
+
+    @property
+    def is_auto_email(self) -> bool:
+        return self.channel == Channel.EMAIL and self.mode == self.Mode.AUTO
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.mode == self.Mode.AUTO and self.channel != Channel.EMAIL:
+            errors["mode"] = "Only email steps can be automatic."
+        if self.mode == self.Mode.AUTO and not (self.subject and self.body):
+            errors["subject"] = "An automatic email needs a subject and a body."
+        if self.window_start and self.window_end and self.window_end <= self.window_start:
+            errors["window_end"] = "The window must end after it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class StepVariant(models.Model):
+    """An A/B variant of an email step's copy; each enrolment gets one."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(max_length=20, default="B")
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+
+    class Meta:
+        ordering = ["step", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "label"], name="variant_label_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} variant {self.label}"
+
+
+class Enrolment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        EXITED = "exited", "Exited"
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="enrolments")
+    cadence = models.ForeignKey(Cadence, on_delete=models.PROTECT, related_name="enrolments")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    exit_reason = models.CharField(max_length=200, blank=True)
+    position = models.PositiveIntegerField(
+        default=0, help_text="Position of the last step done (0: none yet)"
+    )
+    variant_seed = models.PositiveIntegerField(default=0, help_text="Picks A/B variants")
+    started_at = models.DateTimeField(default=now)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # A lead runs a cadence once at a time; paused counts as running.
+            models.UniqueConstraint(
+                fields=["lead", "cadence"],
+                condition=models.Q(status__in=["active", "paused"]),
+                name="one_running_enrolment_per_lead_cadence",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "cadence"], name="enrolment_status_cadence")]
+
+    def __str__(self) -> str:
+        return f"{self.lead} in {self.cadence} ({self.status})"
+
+
+class Task(models.Model):
+    """One due action: a cadence step, a promised callback, or a hot call."""
+
+    class Kind(models.TextChoices):
+        STEP = "step", "Cadence step"
+        CALLBACK = "callback", "Callback"
+        HOT = "hot", "Hot lead"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    FINISHED = ("done", "skipped", "sent", "failed")
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="tasks")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks"
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    variant = models.ForeignKey(
+        StepVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STEP)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    mode = models.CharField(max_length=10, choices=Step.Mode.choices, default=Step.Mode.MANUAL)
+    title = models.CharField(max_length=200, blank=True)
+    due_at = models.DateTimeField()
+    due_reasons = models.JSONField(default=list, blank=True)
+    unmoved_due_at = models.DateTimeField(null=True, blank=True)
+    hot_date = models.DateField(null=True, blank=True, help_text="Rep-local day of a hot call")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.CharField(max_length=300, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    touch = models.OneToOneField(
+        "leads.Touch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="completed_task",
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            # One task per enrolment step: a tick that runs twice cannot make two.
+            models.UniqueConstraint(
+                fields=["enrolment", "step"],
+                condition=models.Q(kind="step"),
+                name="one_task_per_enrolment_step",
+            ),
+            # At most one hot call per lead per (rep-local) day.
+            models.UniqueConstraint(
+                fields=["lead", "hot_date"],
+                condition=models.Q(kind="hot"),
+                name="one_hot_call_per_lead_day",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["rep", "due_at"],
+                condition=models.Q(status="pending", mode="manual"),
+                name="task_pending_manual_rep_due",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(status="pending", mode="auto"),
+                name="task_pending_auto_due",
+            ),
+            models.Index(fields=["rep", "completed_at"], name="task_rep_completed"),
+            models.Index(fields=["lead", "status"], name="task_lead_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.channel} for {self.lead} at {self.due_at}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class OutboundEmail(models.Model):
+    """The outbox: one row per automated email, whose status records what happened.
+
+    The row is claimed with a compare-and-set on ``status`` and marked ``sending``
+    just before its SMTP call, ``sent`` just after, so a crash leaves at most this one
+    message uncertain; it then becomes ``unknown`` and is never resent blindly.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        RETRY = "retry", "Waiting to retry"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown (check before resending)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    task = models.OneToOneField(Task, on_delete=models.PROTECT, related_name="outbound_email")
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="outbound_emails")
+    to_email = models.EmailField()
+    from_email = models.CharField(max_length=300)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    message_id = models.CharField(max_length=200, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    touch = models.OneToOneField(
+        "leads.Touch", null=True, blank=True, on_delete=models.SET_NULL, related_name="email"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["queued", "retry"]),
+                name="outbox_ready",
+            ),
+            models.Index(
+                fields=["lease_until"],
+                condition=models.Q(status="sending"),
+                name="outbox_sending_lease",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.to_email} ({self.status})"
+
+
+class EnrolmentEvent(models.Model):
+    """The engine's log: what it decided for an enrolment, and why."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="events")
+    occurred_at = models.DateTimeField(default=now)
+    kind = models.CharField(max_length=30)
+    step_position = models.PositiveIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["enrolment", "occurred_at"], name="event_enrolment")]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DailyQueue(models.Model):
+    """A rep's queue for one rep-local date, assembled when the day begins."""
+
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="daily_queues"
+    )
+    date = models.DateField()
+    assembled_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+    calls_total = models.PositiveIntegerField(default=0)
+    calls_done = models.PositiveIntegerField(default=0)
+    emails_total = models.PositiveIntegerField(default=0)
+    emails_done = models.PositiveIntegerField(default=0)
+    other_total = models.PositiveIntegerField(default=0)
+    other_done = models.PositiveIntegerField(default=0)
+    rolled_over_calls = models.PositiveIntegerField(default=0)
+    rolled_over_emails = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-date", "rep"]
+        constraints = [
+            models.UniqueConstraint(fields=["rep", "date"], name="one_queue_per_rep_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Queue of {self.rep} for {self.date}"
+
+
+class QueueItem(models.Model):
+    queue = models.ForeignKey(DailyQueue, on_delete=models.CASCADE, related_name="items")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="queue_items")
+    section = models.CharField(max_length=10)  # calls / emails / other
+    reason = models.CharField(max_length=20)
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["queue", "section", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["queue", "task"], name="one_item_per_queue_task")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} #{self.rank} {self.reason}"
