@@ -255,14 +255,17 @@ def step_due_at(
     return DueTime(at=at, reasons=reasons, naive_at=naive_at)
 
 
-def _after_waits(done_at: datetime, timing: StepTiming, zone: ZoneInfo, calendar: Calendar) -> datetime:
+def _after_waits(
+    done_at: datetime, timing: StepTiming, zone: ZoneInfo, calendar: Calendar
+) -> datetime:
     _require_aware(done_at, "done_at")
     local = done_at.astimezone(zone)
     target = calendar.add_business_days(local.date(), timing.wait_days)
     # local.time() keeps `fold`, so with no day wait a moment in the repeated
     # fall-back hour maps back onto itself instead of an hour earlier.
     candidate = _at_local(target, local.time(), zone, local.fold)
-    # wait_hours is elapsed time, not wall-clock: 24 hours over a DST change is 23 or 25 on the wall.
+    # wait_hours is elapsed time, not wall-clock: across a DST change, 24 hours
+    # move the local clock by 23 or 25.
     return candidate + timedelta(hours=timing.wait_hours)
 
 
