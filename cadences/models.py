@@ -357,18 +357,12 @@ class DailyQueue(models.Model):
         return f"Queue of {self.rep} for {self.date}"
 
 
-class QueueItem(models.Model):
-    queue = models.ForeignKey(DailyQueue, on_delete=models.CASCADE, related_name="items")
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="queue_items")
-    section = models.CharField(max_length=10)  # calls / emails / other
-    reason = models.CharField(max_length=20)
-    rank = models.PositiveIntegerField()
+class Heartbeat(models.Model):
+    """When something last ran: the tick (for /readyz and worker_health)."""
 
-    class Meta:
-        ordering = ["queue", "section", "rank"]
-        constraints = [
-            models.UniqueConstraint(fields=["queue", "task"], name="one_item_per_queue_task")
-        ]
+    name = models.CharField(max_length=50, unique=True)
+    at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
-        return f"{self.queue} #{self.rank} {self.reason}"
+        return f"{self.name} at {self.at}"

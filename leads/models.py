@@ -309,6 +309,9 @@ class RepProfile(models.Model):
     signature = models.TextField(blank=True)
     booking_url = models.URLField(blank=True, help_text="Meeting booking link for emails")
     calendar_token = models.CharField(max_length=64, blank=True, db_index=True)
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When routing last gave this rep a new lead"
+    )
 
     def __str__(self) -> str:
         return f"Settings of {self.user}"

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from leads.models import ApiToken
+from followup.roles import active_reps
+from leads.models import Account, ApiToken, Lead, RepProfile, Tag, TimeOff
 
 TOKEN_PREFIX = "fu_"
 
@@ -30,3 +36,164 @@ def api_token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+
+
+# --- leads -------------------------------------------------------------------------
+
+LEAD_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "timezone",
+    "source",
+    "stage",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "notes",
+    "do_not_email",
+    "do_not_call",
+)
+
+
+class LeadRefused(ValueError):
+    """The lead data cannot be used; ``fields`` maps field names to messages."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+@dataclass
+class UpsertResult:
+    lead: Lead
+    created: bool
+    enrolment: object | None = None
+    refusal: str | None = None
+
+
+def lead_find_by_email(email: str) -> Lead | None:
+    if not email:
+        return None
+    return Lead.objects.filter(email__iexact=email.strip()).first()
+
+
+def account_for(name: str, *, now: dt.datetime) -> Account | None:
+    name = " ".join((name or "").split())
+    if not name:
+        return None
+    account = Account.objects.filter(name__iexact=name).first()
+    if account:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(name=name, created_at=now)
+    except IntegrityError:  # a concurrent import created it
+        return Account.objects.get(name__iexact=name)
+
+
+def tags_for(names: list[str]) -> list[Tag]:
+    clean = sorted({" ".join(n.split())[:60] for n in names if n and n.strip()})
+    existing = {t.name: t for t in Tag.objects.filter(name__in=clean)}
+    missing = [Tag(name=n) for n in clean if n not in existing]
+    Tag.objects.bulk_create(missing, ignore_conflicts=True)
+    return list(Tag.objects.filter(name__in=clean))
+
+
+def next_owner(*, now: dt.datetime) -> AbstractBaseUser | None:
+    """Round-robin among active reps not on time off today: least recently assigned first."""
+    today = now.date()
+    away = TimeOff.objects.filter(starts_on__lte=today, ends_on__gte=today).values("rep_id")
+    candidates = (
+        active_reps()
+        .exclude(id__in=away)
+        .select_related("rep_profile")
+        .order_by(F("rep_profile__last_assigned_at").asc(nulls_first=True), "id")
+    )
+    with transaction.atomic():
+        rep = candidates.select_for_update(of=("self",)).first() if _pg() else candidates.first()
+        if rep is None:
+            return None
+        RepProfile.objects.update_or_create(user=rep, defaults={"last_assigned_at": now})
+    return rep
+
+
+def _pg() -> bool:
+    from django.db import connection
+
+    return connection.vendor == "postgresql"
+
+
+def lead_upsert(
+    *,
+    values: dict[str, object],
+    now: dt.datetime,
+    owner: AbstractBaseUser | None = None,
+    tags: list[str] | None = None,
+    company: str = "",
+    cadence: object | None = None,
+    created_at: dt.datetime | None = None,
+) -> UpsertResult:
+    """Create a lead, or update the one with the same email (blank values keep old ones).
+
+    One transaction: the lead, its owner, its tags and its enrolment land together.
+    """
+    from cadences.services import EnrolmentRefused, enrolment_start
+
+    values = {k: v for k, v in values.items() if k in LEAD_FIELDS}
+    with transaction.atomic():
+        lead = lead_find_by_email(str(values.get("email") or ""))
+        created = lead is None
+        if created:
+            lead = _lead_new(values, owner=owner, now=now, created_at=created_at)
+        else:
+            _lead_merge(lead, values, owner=owner)
+        if company:
+            lead.account = account_for(company, now=now)
+        _lead_validate_and_save(lead)
+        if tags:
+            lead.tags.add(*tags_for(tags))
+        result = UpsertResult(lead=lead, created=created)
+        if cadence is not None:
+            try:
+                result.enrolment = enrolment_start(lead=lead, cadence=cadence, now=now)
+            except EnrolmentRefused as exc:
+                result.refusal = str(exc)
+    return result
+
+
+def _lead_new(
+    values: dict[str, object],
+    *,
+    owner: AbstractBaseUser | None,
+    now: dt.datetime,
+    created_at: dt.datetime | None,
+) -> Lead:
+    lead = Lead(**{k: v for k, v in values.items() if v not in (None, "")})
+    lead.email = str(lead.email or "").strip()
+    lead.owner = owner or next_owner(now=now)
+    lead.created_at = created_at or now
+    return lead
+
+
+def _lead_merge(lead: Lead, values: dict[str, object], *, owner: AbstractBaseUser | None) -> None:
+    for field, value in values.items():
+        if value not in (None, "") and field != "email":
+            setattr(lead, field, value)
+    if owner is not None:
+        lead.owner = owner
+
+
+def _lead_validate_and_save(lead: Lead) -> None:
+    try:
+        lead.full_clean(exclude=["owner", "account", "tags"], validate_unique=False)
+    except ValidationError as exc:
+        raise LeadRefused(
+            {field: " ".join(messages) for field, messages in exc.message_dict.items()}
+        ) from None
+    lead.save()

@@ -6,4 +6,5 @@ from leads import views
 
 urlpatterns = [
     path("", views.lead_list, name="leads-list"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="leads-unsubscribe"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,12 @@ def postgres_only(db) -> None:
         pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @dataclass
 class SmtpSink:
     """A real SMTP server on 127.0.0.1 that keeps what it receives, for tests."""
@@ -63,7 +70,7 @@ class SmtpSink:
     refuse_with: tuple[int, str] | None = None  # e.g. (451, "try later")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.refuse_with:
             code, text = self.refuse_with
             return f"{code} {text}"
@@ -77,10 +84,9 @@ class SmtpSink:
 def smtp_sink(settings) -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=0)
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = sink.port

@@ -27,14 +27,21 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
-        if create and extracted:
-            for name in extracted:
-                self.groups.add(Group.objects.get(name=name))
-            self.save()
+        if create:
+            _add_groups(self, extracted or [])
+        self.save()  # persist the password set by the post-generation call above
+
+
+def _add_groups(user: object, names: list[str]) -> None:
+    for name in names:
+        user.groups.add(Group.objects.get(name=name))
 
 
 class RepFactory(UserFactory):
-    groups = ["reps"]
+    @factory.post_generation
+    def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        if create:
+            _add_groups(self, ["reps", *(extracted or [])])
 
     @factory.post_generation
     def profile(self, create: bool, extracted: dict | None, **kwargs: object) -> None:
@@ -45,8 +52,12 @@ class RepFactory(UserFactory):
 
 
 class ManagerFactory(UserFactory):
-    groups = ["managers"]
     is_staff = True
+
+    @factory.post_generation
+    def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        if create:
+            _add_groups(self, ["managers", *(extracted or [])])
 
 
 class AccountFactory(factory.django.DjangoModelFactory):

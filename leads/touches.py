@@ -1,0 +1,226 @@
+"""Writes for what happens with a lead: touches, signals, status changes, unsubscribes.
+
+Each one is where the cadence engine hears about the outside world, so each applies
+the rules of CONTRACT.md section 5: a touch completes the task it fulfils and pushes
+the next step past the min gap; outcomes and signals in ``exit_on`` end enrolments;
+a voicemail's callback is kept to the minute; intent signals make a hot call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from cadences import scheduling
+from cadences.models import Task
+from cadences.services import (
+    callback_create,
+    exit_on_kind,
+    hot_call_create,
+    lead_status_set,
+    pause_account_colleagues,
+    rep_timezone,
+    retime_after_touch,
+    stop_channel,
+    task_finish,
+)
+from leads.models import INTENT_SIGNALS, Lead, LeadStatus, Signal, Touch
+
+EMAIL_STOPPERS = ("bounced", "unsubscribed")
+CONVERSATION_KINDS = ("replied", "meeting_booked")
+KIND_ORDER = {Task.Kind.HOT: 0, Task.Kind.CALLBACK: 1, Task.Kind.STEP: 2}
+
+
+class TouchRefused(ValueError):
+    """The touch cannot be logged; ``fields`` names what is wrong."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def _direction(outcome: str) -> str:
+    return Touch.Direction.INBOUND if outcome == "replied" else Touch.Direction.OUTBOUND
+
+
+def matching_task(*, lead: Lead, channel: str, at: dt.datetime) -> Task | None:
+    """The lead's pending task of this channel due on or before the touch's day."""
+    candidates = list(
+        lead.tasks.filter(status=Task.Status.PENDING, channel=channel, mode="manual")
+        .select_related("rep__rep_profile", "step", "enrolment")
+        .order_by("due_at", "id")
+    )
+    fitting = [
+        task
+        for task in candidates
+        if task.due_at
+        < scheduling.local_day_bounds(
+            scheduling.local_date(at, rep_timezone(task.rep)), rep_timezone(task.rep)
+        )[1]
+    ]
+    fitting.sort(key=lambda t: (KIND_ORDER.get(t.kind, 3), t.due_at, t.id))
+    return fitting[0] if fitting else None
+
+
+@transaction.atomic
+def touch_log(
+    *,
+    lead: Lead,
+    rep: AbstractBaseUser | None,
+    channel: str,
+    occurred_at: dt.datetime,
+    now: dt.datetime,
+    outcome: str = "",
+    notes: str = "",
+    callback_at: dt.datetime | None = None,
+    task: Task | None = None,
+    source: str = "ui",
+    subject: str = "",
+    asset: object | None = None,
+) -> Touch:
+    """Record a touch and apply what it means for the lead's cadences."""
+    _check_touch(lead=lead, outcome=outcome, callback_at=callback_at, now=now, task=task)
+    if task is None:
+        task = matching_task(lead=lead, channel=channel, at=occurred_at)
+    touch = Touch.objects.create(
+        lead=lead,
+        rep=rep,
+        channel=channel,
+        direction=_direction(outcome),
+        outcome=outcome,
+        occurred_at=occurred_at,
+        notes=notes,
+        callback_at=callback_at,
+        source=source,
+        subject=subject,
+        asset=asset,
+        created_at=now,
+        task=task,
+        step=task.step if task else None,
+        enrolment=task.enrolment if task else None,
+    )
+    _count_touch(lead, touch)
+    if task is not None and task.status == Task.Status.PENDING:
+        task_finish(task=task, status=Task.Status.DONE, at=occurred_at, touch=touch)
+    if touch.is_outbound:
+        retime_after_touch(lead=lead, at=occurred_at)
+    if outcome == "voicemail" and callback_at:
+        callback_create(lead=lead, due_at=callback_at, now=now, note=f"Promised callback: {notes}")
+    _apply_outcome(lead, outcome, at=occurred_at)
+    return touch
+
+
+def _check_touch(
+    *,
+    lead: Lead,
+    outcome: str,
+    callback_at: dt.datetime | None,
+    now: dt.datetime,
+    task: Task | None,
+) -> None:
+    errors = {}
+    if callback_at is not None and callback_at <= now:
+        errors["callback_at"] = "must be in the future"
+    if callback_at is not None and outcome not in ("voicemail", "no_answer", "connected"):
+        errors["callback_at"] = "a callback goes with a call outcome (voicemail, no answer…)"
+    if task is not None and task.lead_id != lead.id:
+        errors["task_id"] = "that task belongs to another lead"
+    if errors:
+        raise TouchRefused(errors)
+
+
+def _count_touch(lead: Lead, touch: Touch) -> None:
+    at = touch.occurred_at
+    fields = ["last_touched_at"]
+    lead.last_touched_at = max(filter(None, [lead.last_touched_at, at]))
+    if touch.is_outbound:
+        lead.touch_count += 1
+        lead.first_touched_at = min(filter(None, [lead.first_touched_at, at]))
+        lead.last_outbound_at = max(filter(None, [lead.last_outbound_at, at]))
+        fields += ["touch_count", "first_touched_at", "last_outbound_at"]
+    if lead.status == LeadStatus.NEW:
+        lead.status = LeadStatus.WORKING
+        lead.status_changed_at = at
+        fields += ["status", "status_changed_at"]
+    lead.save(update_fields=fields)
+
+
+def _apply_outcome(lead: Lead, kind: str, *, at: dt.datetime) -> None:
+    """The shared effects of a touch outcome or a signal kind."""
+    if not kind:
+        return
+    if kind == "bounced" and not lead.bounced_at:
+        lead.bounced_at = at
+        lead.save(update_fields=["bounced_at"])
+    if kind == "unsubscribed" and not lead.unsubscribed_at:
+        lead.unsubscribed_at = at
+        lead.save(update_fields=["unsubscribed_at"])
+    exit_on_kind(lead=lead, kind=kind, at=at)
+    if kind in EMAIL_STOPPERS:
+        stop_channel(lead=lead, channel="email", reason=kind, at=at)
+    if kind in CONVERSATION_KINDS:
+        pause_account_colleagues(lead=lead, kind=kind, at=at)
+    if kind == "meeting_booked" and lead.status not in (LeadStatus.WON, LeadStatus.LOST):
+        lead_status_set(lead=lead, status=LeadStatus.MEETING, at=at)
+
+
+def touch_record_sent_email(*, outbound: object, at: dt.datetime) -> Touch:
+    """The Touch of an automated email the worker has just sent."""
+    task = outbound.task
+    lead = Lead.objects.select_for_update().get(id=outbound.lead_id)
+    touch = Touch.objects.create(
+        lead=lead,
+        rep=task.rep,
+        channel="email",
+        outcome="sent",
+        occurred_at=at,
+        automated=True,
+        source="cadence",
+        subject=outbound.subject,
+        created_at=at,
+        task=task,
+        step=task.step,
+        enrolment=task.enrolment,
+    )
+    _count_touch(lead, touch)
+    return touch
+
+
+@transaction.atomic
+def signal_record(
+    *,
+    kind: str,
+    occurred_at: dt.datetime,
+    lead: Lead | None = None,
+    lead_email: str = "",
+    data: dict | None = None,
+    now: dt.datetime | None = None,
+) -> Signal:
+    """Store a signal, then apply it. A signal for an unknown lead is kept, not an error."""
+    signal = Signal.objects.create(
+        lead=lead,
+        lead_email=lead_email or (lead.email if lead else ""),
+        kind=kind,
+        occurred_at=occurred_at,
+        data=data or {},
+        created_at=now or occurred_at,
+    )
+    if lead is None:
+        return signal
+    if kind in INTENT_SIGNALS:
+        hot_call_create(lead=lead, at=now or occurred_at, why=kind.replace("_", " "))
+    if kind == "replied":
+        lead.last_touched_at = max(filter(None, [lead.last_touched_at, occurred_at]))
+        lead.save(update_fields=["last_touched_at"])
+    _apply_outcome(lead, kind, at=occurred_at)
+    return signal
+
+
+def lead_unsubscribe(*, lead: Lead, at: dt.datetime, how: str = "link") -> bool:
+    """Idempotent: the first call records the signal and stops email; later ones do nothing."""
+    if lead.unsubscribed_at:
+        return False
+    signal_record(kind="unsubscribed", occurred_at=at, lead=lead, data={"via": how}, now=at)
+    return True
