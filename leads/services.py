@@ -197,3 +197,45 @@ def _lead_validate_and_save(lead: Lead) -> None:
             {field: " ".join(messages) for field, messages in exc.message_dict.items()}
         ) from None
     lead.save()
+
+
+def lead_update(
+    *,
+    lead: Lead,
+    values: dict[str, object],
+    now: dt.datetime,
+    status: str | None = None,
+    status_at: dt.datetime | None = None,
+    owner: AbstractBaseUser | None = None,
+    tags: list[str] | None = None,
+    company: str | None = None,
+) -> Lead:
+    """Change a lead's fields; a status of won/lost applies the exit rules (CONTRACT §5).
+
+    Unlike import, a blank value here clears the field: this is an edit, not a merge.
+    Changing the email to one another lead has raises LeadRefused naming ``email``.
+    """
+    from cadences.services import lead_status_set, stop_channel
+
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(id=lead.id)
+        new_email = str(values.get("email", lead.email) or "").strip()
+        if new_email.lower() != lead.email.lower() and lead_find_by_email(new_email):
+            raise LeadRefused({"email": f"another lead already has {new_email}"})
+        for field, value in values.items():
+            if field in LEAD_FIELDS:
+                setattr(lead, field, value if value is not None else "")
+        if owner is not None:
+            lead.owner = owner
+        if company is not None:
+            lead.account = account_for(company, now=now)
+        _lead_validate_and_save(lead)
+        if tags is not None:
+            lead.tags.set(tags_for(tags))
+        if lead.do_not_call:
+            stop_channel(lead=lead, channel="call", reason="do not call", at=now)
+        if lead.do_not_email:
+            stop_channel(lead=lead, channel="email", reason="do not email", at=now)
+        if status and status != lead.status:
+            lead_status_set(lead=lead, status=status, at=status_at or now)
+    return lead
