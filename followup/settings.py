@@ -18,6 +18,9 @@ ENV = os.environ
 try:
     DEBUG = config.read_bool(ENV, "DEBUG", False)
     SECRET_KEY = config.read_secret_key(ENV, DEBUG)
+    # Old keys still accepted when checking signatures (sessions, unsubscribe links)
+    # while SECRET_KEY is rotated; see README, Operations.
+    SECRET_KEY_FALLBACKS = config.read_list(ENV, "SECRET_KEY_FALLBACKS", [])
     ALLOWED_HOSTS = config.read_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
     TIME_ZONE = config.read_timezone(ENV, "TIME_ZONE", "UTC")
     DATABASES = {"default": config.read_database(ENV, BASE_DIR)}
