@@ -266,7 +266,7 @@ def _message(row: OutboundEmail, smtp: object | None) -> EmailMessage:
 
 @transaction.atomic
 def _record_sent(row: OutboundEmail, *, now: dt.datetime) -> None:
-    from leads.services import touch_record_sent_email
+    from leads.touches import touch_record_sent_email
 
     OutboundEmail.objects.filter(id=row.id).update(
         status=OutboundEmail.Status.SENT, sent_at=now, lease_until=None, last_error=""
