@@ -5,6 +5,7 @@ the minute, capacity roll-over and the hand-off to nurture."""
 from __future__ import annotations
 
 import datetime as dt
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from cadences.models import Enrolment, OutboundEmail, Task
@@ -143,7 +144,7 @@ def test_a_quiet_lead_gets_all_eight_touches_then_goes_to_nurture(rep, smtp_sink
         local = task.due_at.astimezone(NY)
         assert local.weekday() < 5 and dt.time(9) <= local.time() < dt.time(17)
     touches = list(lead.touches.order_by("occurred_at").values_list("occurred_at", flat=True))
-    assert all(b - a >= dt.timedelta(hours=20) for a, b in zip(touches, touches[1:]))
+    assert all(b - a >= dt.timedelta(hours=20) for a, b in pairwise(touches))
     assert [m["Subject"] for m in smtp_sink.messages] == [
         "The guide, Ben",
         "Should I close your file?",
