@@ -16,6 +16,7 @@ from django.template import (
     Engine,
     Library,
     TemplateSyntaxError,
+    VariableDoesNotExist,
     defaultfilters,
     defaulttags,
 )
@@ -133,8 +134,16 @@ def asset_context(asset: object | None) -> dict[str, str]:
 def render_text(source: str, variables: dict[str, dict[str, str]]) -> str:
     try:
         return SANDBOX.from_string(source).render(Context(variables, autoescape=False))
+    except CopyError:
+        raise
+    except VariableDoesNotExist as exc:  # an unknown name as a filter argument
+        name = exc.params[0] if exc.params else "?"
+        raise CopyError(f"unknown variable '{name}'") from None
     except TemplateSyntaxError as exc:
         raise CopyError(str(exc)) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        # A filter failing on the lead's data must fail this email, not the whole tick.
+        raise CopyError(f"does not render: {exc}") from None
 
 
 def render_email(
