@@ -26,7 +26,7 @@ from cadences.models import (
     StepVariant,
     Task,
 )
-from leads.admin import ReadOnlyAdminMixin, TeamMemberFilter, related_count
+from leads.admin import JoinedLabelsMixin, ReadOnlyAdminMixin, TeamMemberFilter, related_count
 
 EXIT_CHOICES = [(kind, kind.replace("_", " ").capitalize()) for kind in EXIT_KINDS]
 
@@ -204,7 +204,7 @@ class StepVariantInline(admin.TabularInline):
 
 
 @admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
+class StepAdmin(JoinedLabelsMixin, admin.ModelAdmin):
     form = StepForm
     list_display = (
         "cadence",
@@ -224,21 +224,14 @@ class StepAdmin(admin.ModelAdmin):
     readonly_fields = ("removed_at",)
     inlines = (StepVariantInline,)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Step]:
-        # str(step) names its cadence: autocomplete lists need it joined too.
-        return super().get_queryset(request).select_related("cadence")
-
 
 @admin.register(StepVariant)
-class StepVariantAdmin(admin.ModelAdmin):
+class StepVariantAdmin(JoinedLabelsMixin, admin.ModelAdmin):
     list_display = ("step", "label", "subject")
     list_select_related = ("step__cadence",)
     list_filter = ("step__cadence",)
     search_fields = ("subject", "step__cadence__name")
     autocomplete_fields = ("step",)
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StepVariant]:
-        return super().get_queryset(request).select_related("step__cadence")
 
 
 class EnrolmentEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -260,7 +253,7 @@ ENROLMENT_ENGINE_FIELDS = (
 
 
 @admin.register(Enrolment)
-class EnrolmentAdmin(admin.ModelAdmin):
+class EnrolmentAdmin(JoinedLabelsMixin, admin.ModelAdmin):
     list_display = (
         "lead",
         "cadence",
@@ -283,9 +276,6 @@ class EnrolmentAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = (EnrolmentEventInline,)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Enrolment]:
-        return super().get_queryset(request).select_related("lead", "cadence")
-
     def get_readonly_fields(self, request: HttpRequest, obj: Enrolment | None = None) -> tuple:
         # The engine moves an enrolment on; a new one starts active at step 0 and the
         # next tick makes its first step due. Who works it is changed by reassigning.
@@ -306,7 +296,7 @@ TASK_ENGINE_FIELDS = (
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(JoinedLabelsMixin, admin.ModelAdmin):
     list_display = (
         "due_at",
         "lead",
@@ -332,9 +322,6 @@ class TaskAdmin(admin.ModelAdmin):
     autocomplete_fields = ("lead", "rep", "enrolment", "step", "variant")
     raw_id_fields = ("touch",)
     show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Task]:
-        return super().get_queryset(request).select_related("lead")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> tuple:
         # A manager may hand a task to another rep or move it; what it is stays fixed.

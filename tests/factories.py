@@ -42,6 +42,7 @@ class RepFactory(UserFactory):
     def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create:
             _add_groups(self, ["reps", *(extracted or [])])
+            self.save()  # persist the password, as UserFactory.groups does
 
     @factory.post_generation
     def profile(self, create: bool, extracted: dict | None, **kwargs: object) -> None:
@@ -58,6 +59,7 @@ class ManagerFactory(UserFactory):
     def groups(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create:
             _add_groups(self, ["managers", *(extracted or [])])
+            self.save()  # persist the password, as UserFactory.groups does
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
