@@ -330,7 +330,8 @@ def task_finish(
 
 def _advance(task: Task, *, at: dt.datetime) -> None:
     enrolment = (
-        Enrolment.objects.select_for_update()
+        # of=self: PostgreSQL cannot lock the nullable side of the joined profiles.
+        Enrolment.objects.select_for_update(of=("self",))
         .select_related("cadence", "lead__owner__rep_profile", "owner__rep_profile")
         .get(id=task.enrolment_id)
     )
