@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import threading
@@ -68,9 +69,12 @@ class SmtpSink:
     messages: list[Message] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse_with: tuple[int, str] | None = None  # e.g. (451, "try later")
+    delay_seconds: float = 0.0  # a slow peer, so a test can stop a worker mid-send
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if self.refuse_with:
             code, text = self.refuse_with
             return f"{code} {text}"

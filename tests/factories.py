@@ -34,7 +34,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def _add_groups(user: object, names: list[str]) -> None:
     for name in names:
-        user.groups.add(Group.objects.get(name=name))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
 
 
 class RepFactory(UserFactory):
