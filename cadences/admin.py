@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import flatten
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from cadences.models import (
     EXIT_KINDS,
@@ -25,6 +27,14 @@ from cadences.models import (
     Step,
     StepVariant,
     Task,
+)
+from cadences.services import (
+    enrolment_exit,
+    enrolment_pause,
+    enrolment_refusal,
+    enrolment_resume,
+    enrolment_start,
+    task_snooze,
 )
 from leads.admin import JoinedLabelsMixin, ReadOnlyAdminMixin, TeamMemberFilter, related_count
 
@@ -97,6 +107,29 @@ class StepForm(forms.ModelForm):
     def clean_questions(self) -> list[str]:
         lines = self.cleaned_data["questions"].splitlines()
         return [line.strip() for line in lines if line.strip()]
+
+
+class EnrolmentStartForm(forms.ModelForm):
+    """Refuses, with the engine's own reason, a lead that cannot start the cadence."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        lead, cadence = cleaned.get("lead"), cleaned.get("cadence")
+        if lead and cadence:
+            reason = enrolment_refusal(lead=lead, cadence=cadence)
+            if reason:
+                raise ValidationError(f"Cannot enrol: {reason}.")
+            if not (cleaned.get("owner") or lead.owner_id):
+                raise ValidationError("Cannot enrol: the lead has no owner; choose one.")
+        return cleaned
+
+
+class TaskChangeForm(forms.ModelForm):
+    def clean_due_at(self) -> object:
+        due_at = self.cleaned_data["due_at"]
+        if "due_at" in self.changed_data and due_at <= timezone.now():
+            raise ValidationError("Move a task to a time still ahead.")
+        return due_at
 
 
 class StepFormSet(BaseInlineFormSet):
@@ -275,24 +308,75 @@ class EnrolmentAdmin(JoinedLabelsMixin, admin.ModelAdmin):
     autocomplete_fields = ("lead", "owner")
     show_full_result_count = False
     inlines = (EnrolmentEventInline,)
+    actions = ("pause_selected", "resume_selected", "exit_selected")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Enrolment | None = None) -> tuple:
-        # The engine moves an enrolment on; a new one starts active at step 0 and the
-        # next tick makes its first step due. Who works it is changed by reassigning.
+    def get_inlines(self, request: HttpRequest, obj: Enrolment | None) -> tuple:
+        return self.inlines if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Enrolment | None = None) -> tuple:
         if obj is None:
-            return ENROLMENT_ENGINE_FIELDS
+            return ("lead", "cadence", "owner")
         return ("lead", "cadence", "owner", *ENROLMENT_ENGINE_FIELDS)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Enrolment | None = None) -> tuple:
+        # The engine moves an enrolment on; managers steer it with the actions.
+        return () if obj is None else self.get_fields(request, obj)
 
-TASK_ENGINE_FIELDS = (
-    "status",
-    "status_reason",
-    "due_reasons",
-    "unmoved_due_at",
-    "completed_at",
-    "touch",
-    "created_at",
-)
+    def get_form(self, request: HttpRequest, obj: Enrolment | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = EnrolmentStartForm
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.base_fields["owner"].required = False
+            form.base_fields["owner"].help_text = "Blank: the lead's owner."
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Enrolment, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Started like any enrolment: a variant seed, the log, its first step due now.
+        owner = obj.owner if obj.owner_id else None
+        started = enrolment_start(
+            lead=obj.lead, cadence=obj.cadence, now=timezone.now(), owner=owner
+        )
+        for field in Enrolment._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(started, field.attname))
+        obj._state.adding, obj._state.db = False, started._state.db
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Enrolment], verb: str, act) -> None:
+        now = timezone.now()
+        enrolments = list(queryset)
+        changed = sum(bool(act(enrolment, now)) for enrolment in enrolments)
+        skipped = len(enrolments) - changed
+        note = f" ({skipped} left as they were: not in a state to be {verb})" if skipped else ""
+        self.message_user(request, f"{verb.capitalize()} {changed} enrolment(s){note}.")
+
+    @admin.action(description="Pause selected enrolments", permissions=["change"])
+    def pause_selected(self, request: HttpRequest, queryset: QuerySet[Enrolment]) -> None:
+        reason = f"by {request.user.get_username()}"
+        self._each(
+            request,
+            queryset,
+            "paused",
+            lambda e, now: enrolment_pause(enrolment=e, now=now, reason=reason),
+        )
+
+    @admin.action(description="Resume selected enrolments", permissions=["change"])
+    def resume_selected(self, request: HttpRequest, queryset: QuerySet[Enrolment]) -> None:
+        self._each(
+            request, queryset, "resumed", lambda e, now: enrolment_resume(enrolment=e, now=now)
+        )
+
+    @admin.action(description="Exit selected enrolments", permissions=["change"])
+    def exit_selected(self, request: HttpRequest, queryset: QuerySet[Enrolment]) -> None:
+        reason = f"manager ({request.user.get_username()})"
+        self._each(
+            request,
+            queryset,
+            "exited",
+            lambda e, now: enrolment_exit(enrolment=e, reason=reason, now=now),
+        )
 
 
 @admin.register(Task)
@@ -319,16 +403,38 @@ class TaskAdmin(JoinedLabelsMixin, admin.ModelAdmin):
         ("due_at", admin.DateFieldListFilter),
     )
     search_fields = ("lead__email", "lead__first_name", "lead__last_name", "title")
-    autocomplete_fields = ("lead", "rep", "enrolment", "step", "variant")
-    raw_id_fields = ("touch",)
+    autocomplete_fields = ("rep",)
     show_full_result_count = False
+    form = TaskChangeForm
+    fields = (
+        ("lead", "rep"),
+        ("kind", "channel", "mode"),
+        ("enrolment", "step", "variant"),
+        "title",
+        ("due_at", "unmoved_due_at", "hot_date"),
+        "due_reasons",
+        ("status", "status_reason", "completed_at"),
+        ("touch", "created_at"),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tasks come from cadences, reps' callbacks and intent signals, never by hand.
+        return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Task | None = None) -> tuple:
-        # A manager may hand a task to another rep or move it; what it is stays fixed.
-        if obj is None:
-            return TASK_ENGINE_FIELDS
-        fixed = ("lead", "enrolment", "step", "variant", "kind", "channel", "mode", "hot_date")
-        return (*fixed, *TASK_ENGINE_FIELDS)
+        # A manager may hand a pending task to another rep, or move it to a later time.
+        editable = ("rep", "title", "due_at") if obj is not None and obj.is_pending else ()
+        return tuple(name for name in flatten(self.fields) if name not in editable)
+
+    def save_model(self, request: HttpRequest, task: Task, form, change: bool) -> None:
+        moved_to = task.due_at if "due_at" in form.changed_data else None
+        if moved_to:
+            task.due_at = form.initial["due_at"]
+        super().save_model(request, task, form, change)
+        if moved_to:
+            # A snooze: recorded on the enrolment's log, and no rule moves it back.
+            reason = f"moved by {request.user.get_username()}"
+            task_snooze(task=task, until=moved_to, reason=reason, now=timezone.now())
 
 
 @admin.register(OutboundEmail)
