@@ -21,6 +21,9 @@ set -m
 WEB_PID=$!
 "$PY" manage.py qcluster &
 WORKER_PID=$!
+# Back off: with job control on, Ctrl-C would reach only the foreground command, not this
+# script, and its trap would never run.
+set +m
 
 stop_all() {
     trap - INT TERM EXIT
@@ -43,12 +46,15 @@ trap stop_all EXIT
 "$PY" - "$URL" <<'PYEOF' || true
 import sys, time, urllib.request
 deadline = time.monotonic() + 30
-while time.monotonic() < deadline:
-    try:
-        urllib.request.urlopen(sys.argv[1] + "healthz", timeout=2)
-        break
-    except OSError:
-        time.sleep(0.5)
+try:
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(sys.argv[1] + "healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+except KeyboardInterrupt:
+    sys.exit(1)
 PYEOF
 cat <<BANNER
 
