@@ -42,9 +42,7 @@ class Cadence(models.Model):
         default=20, help_text="No touch sooner than this after the lead's previous one"
     )
     exit_on = models.JSONField(default=default_exit_on, blank=True)
-    on_complete_status = models.CharField(
-        max_length=20, choices=LeadStatus.choices, blank=True
-    )
+    on_complete_status = models.CharField(max_length=20, choices=LeadStatus.choices, blank=True)
     on_complete_cadence = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fed_by"
     )
@@ -292,6 +290,9 @@ class OutboundEmail(models.Model):
     touch = models.OneToOneField(
         "leads.Touch", null=True, blank=True, on_delete=models.SET_NULL, related_name="email"
     )
+    recorded = models.BooleanField(
+        default=False, help_text="Its Touch is written and its cadence step finished"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -305,6 +306,11 @@ class OutboundEmail(models.Model):
                 fields=["lease_until"],
                 condition=models.Q(status="sending"),
                 name="outbox_sending_lease",
+            ),
+            models.Index(
+                fields=["sent_at"],
+                condition=models.Q(status="sent", recorded=False),
+                name="outbox_sent_unrecorded",
             ),
         ]
 

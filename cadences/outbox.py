@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import smtplib
 import socket
 from email.utils import make_msgid
@@ -18,7 +19,6 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -177,33 +177,49 @@ def _ready(now: dt.datetime):
     ).order_by("next_attempt_at", "id")
 
 
-def claim_one(*, now: dt.datetime) -> OutboundEmail | None:
-    """Claim the next ready row for this worker, or None when nothing is ready.
+def _candidates(now: dt.datetime, limit: int) -> list[OutboundEmail]:
+    """A batch of ready rows. Concurrent workers may read the same batch: the claim
+    decides, and each worker walks it in its own random order so they rarely collide."""
+    batch = list(_ready(now).select_related("lead")[:limit])
+    random.shuffle(batch)
+    return batch
+
+
+def claim(row: OutboundEmail, *, now: dt.datetime) -> bool:
+    """Mark this row ``sending`` for this worker, just before its SMTP call.
 
     The compare-and-set on ``status`` is what guarantees one sender per row on any
-    database; on PostgreSQL ``SKIP LOCKED`` also keeps concurrent workers from
-    all queueing on the same first row.
+    database: of two workers holding the same row, exactly one update matches.
     """
     lease = now + dt.timedelta(seconds=settings.FOLLOWUP["SEND_LEASE_SECONDS"])
-    for _ in range(20):
-        candidate = _candidate_id(now)
-        if candidate is None:
-            return None
-        row_id, status = candidate
-        claimed = OutboundEmail.objects.filter(id=row_id, status=status).update(
-            status=OutboundEmail.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1
-        )
-        if claimed == 1:
-            return OutboundEmail.objects.select_related("task__step", "lead").get(id=row_id)
+    won = OutboundEmail.objects.filter(
+        id=row.id, status__in=[OutboundEmail.Status.QUEUED, OutboundEmail.Status.RETRY]
+    ).update(status=OutboundEmail.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1)
+    if won:
+        row.status, row.lease_until, row.attempts = "sending", lease, row.attempts + 1
+    return bool(won)
+
+
+def claim_one(*, now: dt.datetime) -> OutboundEmail | None:
+    """Claim the next ready row, or None when nothing is ready."""
+    for row in _candidates(now, 20):
+        if claim(row, now=now):
+            return row
     return None
 
 
-def _candidate_id(now: dt.datetime) -> tuple[int, str] | None:
-    if db_connection.vendor == "postgresql":
-        with transaction.atomic():
-            row = _ready(now).select_for_update(skip_locked=True).values_list("id", "status")
-            return row.first()
-    return _ready(now).values_list("id", "status").first()
+def send_claimed(row: OutboundEmail, *, now: dt.datetime, smtp: object | None = None) -> bool:
+    """SMTP for one claimed row; ``sent`` just after. True when the server took it."""
+    try:
+        _message(row, smtp).send(fail_silently=False)
+    except Exception as exc:  # every SMTP/socket failure is recorded on the row below
+        _record_failure(row, exc, now=now)
+        _reset(smtp)  # a failed session may be half-open; the next send starts clean
+        return False
+    OutboundEmail.objects.filter(id=row.id).update(
+        status=OutboundEmail.Status.SENT, sent_at=now, lease_until=None, last_error=""
+    )
+    return True
 
 
 def deliver_one_due_email(*, now: dt.datetime, smtp: object | None = None) -> bool:
@@ -211,30 +227,63 @@ def deliver_one_due_email(*, now: dt.datetime, smtp: object | None = None) -> bo
     row = claim_one(now=now)
     if row is None:
         return False
-    message = _message(row, smtp)
-    try:
-        message.send(fail_silently=False)
-    except Exception as exc:  # every SMTP/socket failure is recorded on the row below
-        _record_failure(row, exc, now=now)
-        _reset(smtp)  # a failed session may be half-open; the next send starts clean
-        return True
-    _record_sent(row, now=now)
+    send_claimed(row, now=now, smtp=smtp)
     return True
 
 
-def deliver_due_emails(*, now: dt.datetime, limit: int | None = None) -> int:
-    """Send ready emails over one SMTP connection until none is ready (or ``limit``)."""
+def deliver_due_emails(*, now: dt.datetime, limit: int | None = None, batch: int = 200) -> int:
+    """Send ready emails over one SMTP connection until none is ready (or ``limit``).
+
+    Each message costs two small updates around its SMTP call; the bookkeeping (the
+    Touch, the cadence's next step) follows in ``record_sent_emails``.
+    """
     handled = 0
     smtp = get_connection(fail_silently=False)
     try:
-        while (limit is None or handled < limit) and deliver_one_due_email(now=now, smtp=smtp):
-            handled += 1
+        while limit is None or handled < limit:
+            rows = _candidates(now, batch if limit is None else min(batch, limit - handled))
+            claimed = 0
+            for row in rows:
+                if claim(row, now=now):
+                    claimed += 1
+                    send_claimed(row, now=now, smtp=smtp)
+            handled += claimed
+            if not rows:
+                break
     finally:
-        try:
-            smtp.close()
-        except Exception:  # closing a broken connection must not hide the real outcome
-            log.warning("closing the SMTP connection failed", exc_info=True)
+        _reset(smtp)
     return handled
+
+
+def record_sent_emails(*, limit: int = 1000) -> int:
+    """Write the Touch of each sent email and move its cadence on. Safe to run twice.
+
+    Split from sending so the SMTP loop stays fast; a crash between the two leaves a
+    ``sent`` row not yet ``recorded``, which the next tick records: nothing is lost.
+    """
+    rows = (
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT, recorded=False)
+        .select_related("task__step", "task__rep", "task__enrolment", "lead")
+        .order_by("sent_at", "id")
+    )
+    done = 0
+    for row in rows[:limit]:
+        done += _record_sent(row)
+    return done
+
+
+@transaction.atomic
+def _record_sent(row: OutboundEmail) -> bool:
+    from leads.touches import touch_record_sent_email
+
+    # Compare-and-set: of two ticks recording the same row, one writes its Touch.
+    if not OutboundEmail.objects.filter(id=row.id, recorded=False).update(recorded=True):
+        return False
+    touch = touch_record_sent_email(outbound=row, at=row.sent_at)
+    OutboundEmail.objects.filter(id=row.id).update(touch=touch)
+    # The step counts as done even if the enrolment ended meanwhile: the email went.
+    task_finish(task=row.task, status=Task.Status.SENT, at=row.sent_at, touch=touch)
+    return True
 
 
 def _reset(smtp: object | None) -> None:
@@ -262,18 +311,6 @@ def _message(row: OutboundEmail, smtp: object | None) -> EmailMessage:
         headers=headers,
         connection=smtp,
     )
-
-
-@transaction.atomic
-def _record_sent(row: OutboundEmail, *, now: dt.datetime) -> None:
-    from leads.touches import touch_record_sent_email
-
-    OutboundEmail.objects.filter(id=row.id).update(
-        status=OutboundEmail.Status.SENT, sent_at=now, lease_until=None, last_error=""
-    )
-    touch = touch_record_sent_email(outbound=row, at=now)
-    OutboundEmail.objects.filter(id=row.id).update(touch=touch)
-    task_finish(task=row.task, status=Task.Status.SENT, at=now, touch=touch)
 
 
 def _is_permanent(exc: Exception) -> bool:

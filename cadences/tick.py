@@ -23,6 +23,7 @@ class TickReport:
     unknown: int = 0
     queued: int = 0
     emails_handled: int = 0
+    recorded: int = 0
     queues: int = 0
 
 
@@ -37,6 +38,7 @@ def tick(*, now: dt.datetime, email_limit: int | None = None) -> TickReport:
     report.unknown = outbox.release_expired_leases(now=now)
     report.queued = outbox.outbox_fill(now=now)
     report.emails_handled = outbox.deliver_due_emails(now=now, limit=email_limit)
+    report.recorded = outbox.record_sent_emails()
     # A simulated clock may go back (tests, --now); then rebuild every queue.
     report.queues = queues_refresh(now=now, since=since if since and since <= now else None)
     Heartbeat.objects.update_or_create(name=TICK, defaults={"at": now, "detail": asdict(report)})

@@ -23,6 +23,7 @@ from django.utils import timezone
 from cadences.models import Enrolment, OutboundEmail, Task
 from cadences.services import enrolment_start
 from cadences.tick import tick
+from leads.models import Touch
 from tests.factories import LeadFactory
 from tests.integration.engine_helpers import make_cadence
 
@@ -147,5 +148,8 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(rep, smt
     assert len(smtp_sink.messages) in (statuses["sent"], statuses["sent"] + statuses["unknown"])
     recipients = Counter(rcpt for _, rcpts in smtp_sink.envelopes for rcpt in rcpts)
     assert max(recipients.values()) == 1, "an email was sent twice"
+    # Every sent email has its Touch, and its cadence moved on to the call.
+    assert Touch.objects.filter(automated=True).count() == statuses["sent"]
     for enrolment in enrolments:
         assert enrolment.tasks.filter(step__position=1).count() == 1
+    assert Task.objects.filter(step__position=2, status="pending").count() == statuses["sent"]
