@@ -9,17 +9,17 @@ from django.utils import timezone
 from cadences.tick import previous_tick_at
 
 
-def qcluster_running() -> bool:
+def qcluster_running(proc_root: Path = Path("/proc")) -> bool:
     """A `manage.py qcluster` process runs on this host (this container)."""
     me = os.getpid()
-    for proc in Path("/proc").glob("[0-9]*"):
+    for proc in proc_root.glob("[0-9]*"):
         if int(proc.name) == me:
             continue
         try:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # the process ended while we looked
-        if b"qcluster" in argv:
+        if b"qcluster" in argv and any(arg.endswith(b"manage.py") for arg in argv):
             return True
     return False
 
@@ -28,6 +28,7 @@ class Command(BaseCommand):
     help = "Exit 0 when a django-q2 cluster runs on this host (docker-compose healthcheck)."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--proc", default="/proc", help="process table to read (tests)")
         parser.add_argument(
             "--max-tick-age",
             type=int,
@@ -35,8 +36,8 @@ class Command(BaseCommand):
             help="also require a tick younger than this many seconds (0: do not check)",
         )
 
-    def handle(self, *args: object, max_tick_age: int, **options: object) -> None:
-        if not qcluster_running():
+    def handle(self, *args: object, max_tick_age: int, proc: str, **options: object) -> None:
+        if not qcluster_running(Path(proc)):
             raise CommandError("no qcluster process is running on this host")
         if max_tick_age:
             last = previous_tick_at()
