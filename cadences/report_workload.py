@@ -1,0 +1,357 @@
+"""The reports that look at now and ahead: the load forecast and today at a glance.
+
+Both work per rep, in each rep's own time zone (a rep's day is the day of their queue),
+and run a fixed number of queries: reps, then grouped tasks, then what those need.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Greatest, NullIf, TruncHour
+
+from cadences import scheduling
+from cadences.models import Cadence, DailyQueue, Step, Task
+from cadences.services import cadence_calendar, rep_timezone, step_timing
+from followup.roles import active_reps
+from leads.models import RepProfile
+
+if TYPE_CHECKING:
+    from cadences.reports import Period
+
+HORIZON_DAYS = 28
+DEFAULT_CAPACITY = 50
+HOT_LEADS_LISTED = 50
+GROUP_FIELDS = (
+    "rep_id",
+    "kind",
+    "channel",
+    "mode",
+    "step__cadence_id",
+    "step__position",
+    "basis_tz",
+    "hour",
+)
+
+
+def _reps(rep: AbstractBaseUser | None) -> list[AbstractBaseUser]:
+    """The reps a report covers, with their settings: one query."""
+    users = active_reps() if rep is None else get_user_model().objects.filter(id=rep.id)
+    return list(users.select_related("rep_profile").order_by("username"))
+
+
+def _profile(rep: AbstractBaseUser) -> RepProfile | None:
+    try:
+        return rep.rep_profile  # type: ignore[attr-defined]
+    except RepProfile.DoesNotExist:
+        return None
+
+
+def _capacity(rep: AbstractBaseUser, channel: str) -> int:
+    profile = _profile(rep)
+    if profile is None:
+        return DEFAULT_CAPACITY
+    return profile.call_capacity if channel == "call" else profile.email_capacity
+
+
+def _tz(rep: AbstractBaseUser) -> str:
+    return rep_timezone(rep)
+
+
+# --- 7. load forecast ---------------------------------------------------------------------
+
+
+@dataclass
+class _Load:
+    """Counts per rep-local day for one rep."""
+
+    calls: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
+    emails: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
+    auto_emails: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
+    other: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, day: dt.date, channel: str, mode: str, n: int) -> None:
+        if channel == "call":
+            self.calls[day] += n
+        elif channel == "email" and mode == Step.Mode.AUTO:
+            self.auto_emails[day] += n
+        elif channel == "email":
+            self.emails[day] += n
+        else:
+            self.other[day] += n
+
+
+def _pending_groups(rep_ids: list[int], *, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """Pending tasks due before ``end``, grouped so each group projects the same way.
+
+    Overdue tasks are moved to ``start`` (they are in the queue at once), so the groups
+    stay bounded by reps, cadence steps, lead time zones and hours of the horizon, not
+    by the number of leads.
+    """
+    basis_tz = Coalesce(
+        NullIf("lead__timezone", Value("")),
+        NullIf("lead__owner__rep_profile__timezone", Value("")),
+        Value(settings.TIME_ZONE),
+    )
+    hour = TruncHour(Greatest("due_at", Value(start)), tzinfo=dt.UTC)
+    tasks = Task.objects.filter(status=Task.Status.PENDING, due_at__lt=end, rep_id__in=rep_ids)
+    return list(
+        tasks.annotate(basis_tz=basis_tz, hour=hour)
+        .order_by()
+        .values(*GROUP_FIELDS)
+        .annotate(n=Count("pk"), first_due=Min("due_at"))
+    )
+
+
+def _cadences(groups: list[dict]) -> dict[int, Cadence]:
+    """The cadences whose later steps are projected, with their live steps: two queries."""
+    ids = {g["step__cadence_id"] for g in groups if g["kind"] == Task.Kind.STEP}
+    live = Step.objects.filter(removed_at__isnull=True).order_by("position")
+    found = Cadence.objects.filter(id__in=ids).prefetch_related(Prefetch("steps", queryset=live))
+    return {cadence.id: cadence for cadence in found}
+
+
+def _later_steps(
+    cadence: Cadence, position: int, *, done_at: dt.datetime, tz: str, end: dt.datetime
+) -> list[tuple[dt.datetime, Step]]:
+    """When each later step of the cadence falls due, if each is done on its due time.
+
+    Bounded by the cadence's steps and the horizon. Time off and steps skipped for
+    do-not-call or bounces are not foreseen.
+    """
+    calendar = cadence_calendar(cadence)
+    due_times = []
+    for step in cadence.steps.all():
+        if step.position <= position:
+            continue
+        due = scheduling.step_due_at(
+            done_at,
+            step_timing(step),
+            tz,
+            calendar,
+            last_outbound_at=done_at,
+            min_gap_hours=cadence.min_gap_hours,
+        ).at
+        if due >= end:
+            break
+        due_times.append((due, step))
+        done_at = due
+    return due_times
+
+
+def _project(
+    groups: list[dict],
+    cadences: dict[int, Cadence],
+    reps: dict[int, AbstractBaseUser],
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> dict[int, _Load]:
+    loads: dict[int, _Load] = {rep_id: _Load() for rep_id in reps}
+    for group in groups:
+        rep_tz = _tz(reps[group["rep_id"]])
+        load = loads[group["rep_id"]]
+        due = max(group["first_due"], start)
+        load.add(scheduling.local_date(due, rep_tz), group["channel"], group["mode"], group["n"])
+        cadence = cadences.get(group["step__cadence_id"])
+        if group["kind"] != Task.Kind.STEP or cadence is None:
+            continue
+        later = _later_steps(
+            cadence, group["step__position"], done_at=due, tz=group["basis_tz"], end=end
+        )
+        for at, step in later:
+            load.add(scheduling.local_date(at, rep_tz), step.channel, step.mode, group["n"])
+    return loads
+
+
+def _rep_days(rep: AbstractBaseUser, load: _Load, days: list[dt.date]) -> dict[str, object]:
+    call_cap, email_cap = _capacity(rep, "call"), _capacity(rep, "email")
+    # Work due before the first day is still to do: it lands on the first day.
+    first = days[0]
+    for counts in (load.calls, load.emails, load.auto_emails, load.other):
+        for day in [d for d in counts if d < first]:
+            counts[first] += counts.pop(day)
+    rows = [
+        {
+            "date": day.isoformat(),
+            "calls": load.calls.get(day, 0),
+            "emails": load.emails.get(day, 0),
+            "auto_emails": load.auto_emails.get(day, 0),
+            "other": load.other.get(day, 0),
+            "over_calls": load.calls.get(day, 0) > call_cap,
+            "over_emails": load.emails.get(day, 0) > email_cap,
+        }
+        for day in days
+    ]
+    return {
+        "rep": rep.get_username(),
+        "call_capacity": call_cap,
+        "email_capacity": email_cap,
+        "days": rows,
+    }
+
+
+def load_forecast(*, period: Period, rep: AbstractBaseUser | None, now: dt.datetime) -> dict:
+    """Per rep and day, for 4 weeks: calls and emails due from pending tasks and projections.
+
+    The forecast starts on the period's ``to`` date, or today when that has passed.
+    Pending tasks count on their due day (overdue ones on the first day); each active
+    enrolment's later steps are projected as if every step were done on its due time
+    (waits, windows, business days, holidays and min gap applied; time off and skips
+    not foreseen). Manual calls and emails are measured against each rep's daily
+    capacity; auto emails are the worker's, shown apart. Four queries.
+    """
+    today = scheduling.local_date(now, settings.TIME_ZONE)
+    first_day = max(period.date_to, today)
+    days = [first_day + dt.timedelta(days=i) for i in range(HORIZON_DAYS)]
+    reps = {r.id: r for r in _reps(rep)}
+    start = min((_day_start(first_day, _tz(r)) for r in reps.values()), default=None)
+    end = max(
+        (_day_start(days[-1] + dt.timedelta(days=1), _tz(r)) for r in reps.values()), default=None
+    )
+    groups = _pending_groups(list(reps), start=start, end=end) if reps else []
+    loads = _project(groups, _cadences(groups), reps, start=start, end=end) if groups else {}
+    per_rep = [_rep_days(r, loads.get(r.id) or _Load(), days) for r in reps.values()]
+    return {
+        "start": first_day.isoformat(),
+        "end": days[-1].isoformat(),
+        "days": [d.isoformat() for d in days],
+        "reps": per_rep,
+        "overloads": _overloads(per_rep),
+    }
+
+
+def _day_start(day: dt.date, tz: str) -> dt.datetime:
+    return scheduling.local_day_bounds(day, tz)[0]
+
+
+def _overloads(per_rep: list[dict]) -> list[dict[str, object]]:
+    return [
+        {
+            "rep": rep["rep"],
+            "date": day["date"],
+            "calls": day["calls"],
+            "call_capacity": rep["call_capacity"],
+            "emails": day["emails"],
+            "email_capacity": rep["email_capacity"],
+        }
+        for rep in per_rep
+        for day in rep["days"]
+        if day["over_calls"] or day["over_emails"]
+    ]
+
+
+# --- 8. today at a glance -----------------------------------------------------------------
+
+
+def _days_by_zone(
+    reps: list[AbstractBaseUser], now: dt.datetime
+) -> dict[str, tuple[dt.date, dt.datetime, list[int]]]:
+    """Each time zone of the team: its today, when that began, and its reps."""
+    zones: dict[str, tuple[dt.date, dt.datetime, list[int]]] = {}
+    for rep in reps:
+        tz = _tz(rep)
+        if tz not in zones:
+            day = scheduling.local_date(now, tz)
+            zones[tz] = (day, _day_start(day, tz), [])
+        zones[tz][2].append(rep.id)
+    return zones
+
+
+def _any_of(conditions: list[Q]) -> Q:
+    combined = Q(pk__in=[])
+    for condition in conditions:
+        combined |= condition
+    return combined
+
+
+def _task_counts(rep_ids: list[int], zones: dict) -> dict[int, dict[str, int]]:
+    overdue = _any_of([Q(rep_id__in=ids, due_at__lt=start) for _day, start, ids in zones.values()])
+    rows = (
+        Task.objects.filter(status=Task.Status.PENDING, mode=Step.Mode.MANUAL, rep_id__in=rep_ids)
+        .order_by()
+        .values("rep_id")
+        .annotate(
+            overdue=Count("pk", filter=overdue),
+            hot=Count("pk", filter=Q(kind=Task.Kind.HOT)),
+        )
+    )
+    return {row["rep_id"]: row for row in rows}
+
+
+def _queues(zones: dict) -> dict[int, DailyQueue]:
+    todays = _any_of([Q(rep_id__in=ids, date=day) for day, _start, ids in zones.values()])
+    return {queue.rep_id: queue for queue in DailyQueue.objects.filter(todays)}
+
+
+def _queue_progress(queue: DailyQueue | None) -> dict[str, int] | None:
+    if queue is None:
+        return None  # the rep's day has not begun, or the tick has not assembled it yet
+    names = ("calls", "emails", "other")
+    progress = {
+        f"{n}_{part}": getattr(queue, f"{n}_{part}") for n in names for part in ("done", "total")
+    }
+    done = queue.calls_done + queue.emails_done + queue.other_done
+    total = queue.calls_total + queue.emails_total + queue.other_total
+    return {**progress, "done": done, "total": total}
+
+
+def _hot_leads(rep_ids: list[int]) -> QuerySet:
+    fields = ("id", "lead_id", "lead__first_name", "lead__last_name", "lead__email")
+    return (
+        Task.objects.filter(status=Task.Status.PENDING, kind=Task.Kind.HOT, rep_id__in=rep_ids)
+        .order_by("due_at", "id")
+        .values(*fields, "rep__username", "due_at", "title")[:HOT_LEADS_LISTED]
+    )
+
+
+def _hot_row(row: dict) -> dict[str, object]:
+    name = f"{row['lead__first_name']} {row['lead__last_name']}".strip()
+    return {
+        "task_id": row["id"],
+        "lead_id": row["lead_id"],
+        "lead": name or row["lead__email"],
+        "rep": row["rep__username"],
+        "since": row["due_at"].astimezone(dt.UTC).isoformat(),
+        "why": row["title"],
+    }
+
+
+def today(*, period: Period, rep: AbstractBaseUser | None, now: dt.datetime) -> dict:
+    """Now, per rep: overdue manual tasks, today's queue progress, hot leads not yet called.
+
+    "Today" is each rep's own date; the period does not apply. Overdue means due before
+    the rep's today began, as in the queue. Four queries.
+    """
+    reps = _reps(rep)
+    rep_ids = [r.id for r in reps]
+    zones = _days_by_zone(reps, now)
+    counts = _task_counts(rep_ids, zones) if reps else {}
+    queues = _queues(zones) if reps else {}
+    rows = []
+    for r in reps:
+        found = counts.get(r.id, {})
+        rows.append(
+            {
+                "rep": r.get_username(),
+                "date": scheduling.local_date(now, _tz(r)).isoformat(),
+                "overdue": found.get("overdue", 0),
+                "hot_pending": found.get("hot", 0),
+                "queue": _queue_progress(queues.get(r.id)),
+            }
+        )
+    hot = [_hot_row(row) for row in _hot_leads(rep_ids)] if reps else []
+    return {
+        "now": now.astimezone(dt.UTC).isoformat(),
+        "reps": rows,
+        "overdue": sum(row["overdue"] for row in rows),
+        "hot_pending": sum(row["hot_pending"] for row in rows),
+        "hot_leads": hot,
+    }

@@ -1,0 +1,658 @@
+"""Managers' reports: is follow-up happening, and is it working (CONTRACT.md section 6).
+
+Each report is one function ``(*, period, rep, now) -> dict`` that aggregates in the
+database (annotations, conditional counts, subqueries) and returns a small dict that
+is the report's JSON. Whatever the data size, each runs a fixed number of queries.
+
+Conventions shared by every report:
+- A period is ``[from, to]``, whole days read in ``settings.TIME_ZONE``.
+- ``rep`` narrows a report to one rep's book: the leads the rep owns (touches-to-close,
+  follow-up-stops, speed-to-lead, channel-mix, best-count) or the tasks assigned to
+  the rep (step-results, load-forecast, today). ``None`` is the whole team.
+- Percentages are of the report's own total, rounded to one decimal; an empty total
+  gives 0, never a division by zero.
+
+``load-forecast`` and ``today`` look at now and ahead; they live in
+``cadences.report_workload`` and are registered here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Least, TruncDate
+from django.db.models.lookups import LessThanOrEqual
+from django.utils.timezone import now as clock_now
+
+from cadences import report_workload, scheduling
+from cadences.models import Enrolment, Task
+from leads.models import CONNECT_OUTCOMES, Lead, LeadStatus, Touch
+
+OUTBOUND = Touch.Direction.OUTBOUND
+INBOUND = Touch.Direction.INBOUND
+TOUCH_BUCKETS = ("1", "2", "3", "4", "5+")
+# The seeds' published figures (DESIGN.md): share of sales closed at each touch, and
+# share of reps who stop following up after each touch.
+CLOSE_BENCHMARK_PCT = {"1": 2, "2": 3, "3": 4, "4": 10, "5+": 81}
+STOP_BENCHMARK_PCT = {"1": 48, "2": 24, "3": 12, "4": 6, "5+": 10}
+QUIET_DAYS = 14
+NO_OWNER = "(no owner)"
+NO_SOURCE = "(no source)"
+MAX_PERIOD_DAYS = 3660
+
+
+# --- the period ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days ``[date_from, date_to]`` and their UTC bounds ``[start, end)``."""
+
+    date_from: dt.date
+    date_to: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def of(cls, date_from: dt.date, date_to: dt.date) -> Period:
+        _check_period(date_from, date_to)
+        tz = settings.TIME_ZONE
+        start = scheduling.local_day_bounds(date_from, tz)[0]
+        end = scheduling.local_day_bounds(date_to, tz)[1]
+        return cls(date_from=date_from, date_to=date_to, start=start, end=end)
+
+    def contains(self, field: str) -> Q:
+        return Q(**{f"{field}__gte": self.start, f"{field}__lt": self.end})
+
+
+def _check_period(date_from: object, date_to: object) -> None:
+    # A datetime is a date too, but its time would be silently dropped.
+    for value in (date_from, date_to):
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise ValueError("from and to must be dates (YYYY-MM-DD)")
+    if date_from > date_to:
+        raise ValueError("from is after to")
+    if (date_to - date_from).days >= MAX_PERIOD_DAYS:
+        raise ValueError(f"the period is longer than {MAX_PERIOD_DAYS} days")
+
+
+def pct(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _username(value: str | None) -> str:
+    return value or NO_OWNER
+
+
+# --- touch-count buckets ---------------------------------------------------------------
+
+
+def _bucket_pct(buckets: dict[str, int]) -> dict[str, float]:
+    whole = sum(buckets.values())
+    return {bucket: pct(n, whole) for bucket, n in buckets.items()}
+
+
+def _outbound_count(before: str | None = None) -> Coalesce:
+    """Per lead (outer row): how many outbound touches, optionally before a lead field."""
+    touches = Touch.objects.filter(lead=OuterRef("pk"), direction=OUTBOUND)
+    if before:
+        touches = touches.filter(occurred_at__lt=OuterRef(before))
+    counted = touches.order_by().values("lead").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+def _owned_by(leads: QuerySet[Lead], rep: AbstractBaseUser | None) -> QuerySet[Lead]:
+    return leads if rep is None else leads.filter(owner=rep)
+
+
+def _distribution(leads: QuerySet[Lead]) -> dict[str, dict[str, int]]:
+    """Leads per owner and touch bucket (counts of 5 and more together), one grouped query."""
+    rows = (
+        leads.annotate(bucket=Least("outbound_touches", Value(5)))
+        .order_by()
+        .values("owner__username", "bucket")
+        .annotate(leads=Count("pk"))
+    )
+    by_rep: dict[str, dict[str, int]] = {}
+    for row in rows:
+        buckets = by_rep.setdefault(_username(row["owner__username"]), _empty_buckets())
+        buckets[_bucket_of(row["bucket"])] += row["leads"]
+    return dict(sorted(by_rep.items()))
+
+
+def _empty_buckets() -> dict[str, int]:
+    return {"0": 0, **dict.fromkeys(TOUCH_BUCKETS, 0)}
+
+
+def _bucket_of(touches: int) -> str:
+    return "5+" if touches >= 5 else str(touches)
+
+
+def _team_buckets(by_rep: dict[str, dict[str, int]]) -> dict[str, int]:
+    team = _empty_buckets()
+    for buckets in by_rep.values():
+        for name, n in buckets.items():
+            team[name] += n
+    return team
+
+
+def _bucket_report(by_rep: dict[str, dict[str, int]], benchmark: dict[str, int]) -> dict:
+    """Team buckets (summed over reps), their shares, the benchmark, and each rep's buckets."""
+    team = _team_buckets(by_rep)
+    buckets = {name: team[name] for name in TOUCH_BUCKETS}
+    return {
+        "buckets": buckets,
+        "pct": _bucket_pct(buckets),
+        "benchmark_pct": dict(benchmark),
+        "by_rep": {rep: {b: counts[b] for b in TOUCH_BUCKETS} for rep, counts in by_rep.items()},
+    }
+
+
+# --- 1. touches to close -------------------------------------------------------------------
+
+
+def touches_to_close(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """Won leads by how many outbound touches (any channel, automated too) came first.
+
+    ``total`` counts every lead won in the period; one won without any outbound touch
+    (it came in and bought) is counted in ``no_touch``, not in a bucket, and ``pct``
+    is of the touched wins so it compares with the benchmark. One query.
+    """
+    won = _owned_by(Lead.objects.filter(period.contains("won_at")), rep).annotate(
+        outbound_touches=_outbound_count(before="won_at")
+    )
+    by_rep = _distribution(won)
+    no_touch = sum(buckets["0"] for buckets in by_rep.values())
+    report = _bucket_report(by_rep, CLOSE_BENCHMARK_PCT)
+    total = no_touch + sum(report["buckets"].values())
+    return {"total": total, **report, "no_touch": no_touch}
+
+
+# --- 2. where follow-up stops ---------------------------------------------------------------
+
+
+def stopped_leads(*, period: Period, rep: AbstractBaseUser | None) -> QuerySet[Lead]:
+    """Leads whose follow-up stopped in the period (CONTRACT.md section 6).
+
+    Neither won nor at a meeting, no running enrolment (a paused one is waiting to
+    resume, so it counts as running), no pending task of any kind, and their last
+    outbound touch ever fell in the period at least ``QUIET_DAYS`` before its end.
+    Annotated with ``outbound_touches`` (their count) and ``last_outbound``.
+    """
+    cutoff = period.end - dt.timedelta(days=QUIET_DAYS)
+    outbound = Touch.objects.filter(direction=OUTBOUND)
+    running = Enrolment.objects.filter(
+        lead=OuterRef("pk"), status__in=[Enrolment.Status.ACTIVE, Enrolment.Status.PAUSED]
+    )
+    pending = Task.objects.filter(lead=OuterRef("pk"), status=Task.Status.PENDING)
+    touched_then = outbound.filter(occurred_at__gte=period.start, occurred_at__lte=cutoff)
+    last = outbound.filter(lead=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")
+    leads = (
+        Lead.objects.filter(id__in=touched_then.values("lead_id"))
+        .exclude(status__in=[LeadStatus.WON, LeadStatus.MEETING])
+        .exclude(Exists(outbound.filter(lead=OuterRef("pk"), occurred_at__gt=cutoff)))
+        .exclude(Exists(running))
+        .exclude(Exists(pending))
+    )
+    return _owned_by(leads, rep).annotate(
+        outbound_touches=_outbound_count(), last_outbound=Subquery(last[:1])
+    )
+
+
+def follow_up_stops(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """After how many outbound touches follow-up stopped, team and per rep. One query."""
+    report = _bucket_report(
+        _distribution(stopped_leads(period=period, rep=rep)), STOP_BENCHMARK_PCT
+    )
+    return {"total": sum(report["buckets"].values()), **report, "quiet_days": QUIET_DAYS}
+
+
+# --- 3. speed to lead -------------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont``: the interpolated percentile of a group."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression: object, fraction: float, **extra: object) -> None:
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The same interpolation as SQL's ``percentile_cont``, for databases without it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _first_touch_at(touches: QuerySet[Touch]) -> Subquery:
+    after_creation = touches.filter(lead=OuterRef("pk"), occurred_at__gte=OuterRef("created_at"))
+    return Subquery(after_creation.order_by("occurred_at").values("occurred_at")[:1])
+
+
+def _new_leads(period: Period, rep: AbstractBaseUser | None) -> QuerySet[Lead]:
+    """Leads created in the period, with the seconds to their first attempt and connect."""
+    first_attempt = _first_touch_at(Touch.objects.filter(direction=OUTBOUND))
+    first_connect = _first_touch_at(Touch.objects.filter(outcome__in=CONNECT_OUTCOMES))
+    leads = _owned_by(Lead.objects.filter(period.contains("created_at")), rep)
+    return leads.annotate(attempt_at=first_attempt, connect_at=first_connect).annotate(
+        attempt=F("attempt_at") - F("created_at"), connect=F("connect_at") - F("created_at")
+    )
+
+
+def _seconds(value: dt.timedelta | float | None) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+    return round(seconds, 1)
+
+
+def _speed_summary(leads: int, attempts: list[float], connects: list[float]) -> dict[str, object]:
+    return {
+        "leads": leads,
+        "attempted": len(attempts),
+        "connected": len(connects),
+        "first_attempt_seconds": {
+            "median": _seconds(percentile(attempts, 0.5)),
+            "p90": _seconds(percentile(attempts, 0.9)),
+        },
+        "first_connect_seconds": {
+            "median": _seconds(percentile(connects, 0.5)),
+            "p90": _seconds(percentile(connects, 0.9)),
+        },
+    }
+
+
+def _speed_groups_in_python(leads: QuerySet[Lead]) -> dict[str, dict]:
+    """SQLite has no percentile aggregate: fetch one row of numbers per new lead, once."""
+    rows = leads.order_by().values_list("source", "owner__username", "attempt", "connect")
+    groups: dict[tuple[str, str], tuple[list, list, list]] = {}
+    for source, owner, attempt, connect in rows:
+        for key in (("team", ""), ("source", source or NO_SOURCE), ("rep", _username(owner))):
+            counted, attempts, connects = groups.setdefault(key, ([], [], []))
+            counted.append(1)
+            if attempt is not None:
+                attempts.append(attempt.total_seconds())
+            if connect is not None:
+                connects.append(connect.total_seconds())
+    summaries = {key: _speed_summary(len(c), a, k) for key, (c, a, k) in groups.items()}
+    return _split_speed_groups(summaries)
+
+
+def _speed_aggregates() -> dict[str, Aggregate]:
+    return {
+        "n": Count("pk"),
+        "attempted": Count("attempt_at"),
+        "connected": Count("connect_at"),
+        "attempt_median": PercentileCont("attempt", 0.5),
+        "attempt_p90": PercentileCont("attempt", 0.9),
+        "connect_median": PercentileCont("connect", 0.5),
+        "connect_p90": PercentileCont("connect", 0.9),
+    }
+
+
+def _speed_from_row(row: dict) -> dict[str, object]:
+    return {
+        "leads": row["n"],
+        "attempted": row["attempted"],
+        "connected": row["connected"],
+        "first_attempt_seconds": {
+            "median": _seconds(row["attempt_median"]),
+            "p90": _seconds(row["attempt_p90"]),
+        },
+        "first_connect_seconds": {
+            "median": _seconds(row["connect_median"]),
+            "p90": _seconds(row["connect_p90"]),
+        },
+    }
+
+
+def _speed_groups_in_sql(leads: QuerySet[Lead]) -> dict[str, dict]:
+    """PostgreSQL computes the percentiles itself: three grouped queries."""
+    summaries = {("team", ""): _speed_from_row(leads.aggregate(**_speed_aggregates()))}
+    for kind, field in (("source", "source"), ("rep", "owner__username")):
+        rows = leads.order_by().values(field).annotate(**_speed_aggregates())
+        for row in rows:
+            name = row[field] or (NO_SOURCE if kind == "source" else NO_OWNER)
+            summaries[(kind, name)] = _speed_from_row(row)
+    return _split_speed_groups(summaries)
+
+
+def _split_speed_groups(summaries: dict[tuple[str, str], dict]) -> dict[str, dict]:
+    def named(kind: str) -> dict[str, dict]:
+        return {name: summaries[(k, name)] for k, name in sorted(summaries) if k == kind}
+
+    return {"team": summaries.get(("team", "")), "source": named("source"), "rep": named("rep")}
+
+
+def speed_to_lead(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """Time from a lead's creation to the first outbound touch and the first connection.
+
+    A connection is the first touch, either way, with outcome connected, replied or
+    meeting booked. Medians and 90th percentiles interpolate as ``percentile_cont``;
+    null where no lead has one.
+    """
+    leads = _new_leads(period, rep)
+    if connection.vendor == "postgresql":
+        groups = _speed_groups_in_sql(leads)
+    else:
+        groups = _speed_groups_in_python(leads)
+    team = groups["team"] or _speed_summary(0, [], [])
+    return {**team, "by_source": groups["source"], "by_rep": groups["rep"]}
+
+
+# --- 4. channel mix ---------------------------------------------------------------------------
+
+
+def channel_mix(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """Share of outbound touches by channel, and how often each connects or gets a reply.
+
+    A connect is an outbound touch whose outcome is connected or meeting booked; a reply
+    is an inbound touch with outcome replied on that channel in the period. Rates are of
+    the channel's outbound touches. One query.
+    """
+    touches = Touch.objects.filter(period.contains("occurred_at"))
+    if rep is not None:
+        touches = touches.filter(lead__owner=rep)
+    outbound = Q(direction=OUTBOUND)
+    rows = (
+        touches.order_by("channel")
+        .values("channel")
+        .annotate(
+            touches=Count("pk", filter=outbound),
+            connects=Count("pk", filter=outbound & Q(outcome__in=["connected", "meeting_booked"])),
+            meetings=Count("pk", filter=Q(outcome="meeting_booked")),
+            replies=Count("pk", filter=Q(direction=INBOUND, outcome="replied")),
+        )
+    )
+    rows = list(rows)
+    total = sum(row["touches"] for row in rows)
+    channels = {
+        row["channel"]: {
+            "touches": row["touches"],
+            "share_pct": pct(row["touches"], total),
+            "connects": row["connects"],
+            "connect_pct": pct(row["connects"], row["touches"]),
+            "replies": row["replies"],
+            "reply_pct": pct(row["replies"], row["touches"]),
+            "meetings": row["meetings"],
+        }
+        for row in rows
+    }
+    return {"total": total, "channels": channels}
+
+
+# --- 5. step results --------------------------------------------------------------------------
+
+RESPONSE_EXITS = ("replied", "meeting_booked", "connected")
+
+
+def _step_result_counts() -> dict[str, Count]:
+    zone = ZoneInfo(settings.TIME_ZONE)
+    on_time = Q(status__in=[Task.Status.DONE, Task.Status.SENT]) & LessThanOrEqual(
+        TruncDate("completed_at", tzinfo=zone), TruncDate("due_at", tzinfo=zone)
+    )
+    # A reply or meeting ends the enrolment; it answers the last step done before it.
+    answered_after = Q(
+        enrolment__exit_reason__in=RESPONSE_EXITS,
+        enrolment__position=F("step__position"),
+        status__in=Task.FINISHED,
+    )
+    return {
+        "reached": Count("pk"),
+        "on_time": Count("pk", filter=on_time),
+        "responded": Count("pk", filter=Q(touch__outcome__in=CONNECT_OUTCOMES) | answered_after),
+        "exited": Count(
+            "pk",
+            filter=Q(status=Task.Status.CANCELLED, enrolment__status=Enrolment.Status.EXITED),
+        ),
+    }
+
+
+def step_results(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """Per cadence, step and variant: the steps that fell due in the period, and how they went.
+
+    The cohort is the step tasks created in the period (the enrolments that reached the
+    step). Of them: done or sent by the end of their due day (read in TIME_ZONE);
+    connected or replied (the step's own touch, or a reply/meeting/connect that ended
+    the enrolment right after it); and exited there (the enrolment ended while this
+    step was next, its task cancelled). One query.
+    """
+    tasks = Task.objects.filter(period.contains("created_at"), kind=Task.Kind.STEP)
+    if rep is not None:
+        tasks = tasks.filter(rep=rep)
+    fields = ("step__cadence__name", "step__position", "step__channel", "step__title")
+    rows = list(
+        tasks.order_by(*fields[:2], F("variant__label").asc(nulls_first=True))
+        .values(*fields, "variant__label")
+        .annotate(**_step_result_counts())
+    )
+    with_variants = {
+        (r["step__cadence__name"], r["step__position"]) for r in rows if r["variant__label"]
+    }
+    return {"steps": [_step_row(row, with_variants) for row in rows]}
+
+
+def _step_row(row: dict, with_variants: set[tuple[str, int]]) -> dict[str, object]:
+    key = (row["step__cadence__name"], row["step__position"])
+    # The base copy of a step that has A/B variants is variant "A".
+    variant = row["variant__label"] or ("A" if key in with_variants else "")
+    return {
+        "cadence": key[0],
+        "step": key[1],
+        "channel": row["step__channel"],
+        "title": row["step__title"],
+        "variant": variant,
+        "reached": row["reached"],
+        "done_on_time": row["on_time"],
+        "on_time_pct": pct(row["on_time"], row["reached"]),
+        "connected_or_replied": row["responded"],
+        "response_pct": pct(row["responded"], row["reached"]),
+        "exited": row["exited"],
+        "exit_pct": pct(row["exited"], row["reached"]),
+    }
+
+
+# --- 6. best count and cadence -------------------------------------------------------------
+
+COUNT_BUCKETS = (*(str(n) for n in range(1, 11)), "11+")
+GAP_BUCKETS = ("<1d", "1-2d", "2-4d", "4-7d", "7d+")
+GAP_LIMITS_DAYS = (1, 2, 4, 7)
+MIN_SAMPLE = 3
+DECIDED = (LeadStatus.WON, LeadStatus.LOST, LeadStatus.UNRESPONSIVE)
+
+
+def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[Touch]:
+    """Outbound touches of leads decided in the period, made before the decision.
+
+    A lead is decided when won (at ``won_at``), lost or unresponsive (at
+    ``status_changed_at``). Each touch carries the time of the lead's previous outbound
+    touch, so gaps are counted without reading touches into Python.
+    """
+    previous = Touch.objects.filter(
+        lead=OuterRef("lead"), direction=OUTBOUND, occurred_at__lt=OuterRef("occurred_at")
+    ).order_by("-occurred_at")
+    touches = (
+        Touch.objects.filter(direction=OUTBOUND, lead__status__in=DECIDED)
+        .alias(decided_at=Coalesce("lead__won_at", "lead__status_changed_at"))
+        .filter(period.contains("decided_at"), occurred_at__lt=F("decided_at"))
+    )
+    if rep is not None:
+        touches = touches.filter(lead__owner=rep)
+    return touches.annotate(previous_at=Subquery(previous.values("occurred_at")[:1]))
+
+
+def _per_lead(touches: QuerySet[Touch]) -> QuerySet:
+    """One row per decided lead: its touch count, gap count, and gaps under each limit."""
+    shorter = {
+        f"under_{days}d": Count(
+            "pk", filter=Q(previous_at__gt=F("occurred_at") - dt.timedelta(days=days))
+        )
+        for days in GAP_LIMITS_DAYS
+    }
+    return (
+        touches.order_by()
+        .values("lead_id")
+        .annotate(
+            n=Count("pk"),
+            # Every touch but the first has a previous one: its gap.
+            gaps=Count("pk") - 1,
+            won_touches=Count("pk", filter=Q(lead__status=LeadStatus.WON)),
+            **shorter,
+        )
+    )
+
+
+def _count_bucket_filters() -> dict[str, Q]:
+    filters = {str(n): Q(n=n) for n in range(1, 11)}
+    filters["11+"] = Q(n__gte=11)
+    return filters
+
+
+def _gap_bucket_filters() -> dict[str, Q]:
+    """The median gap's bucket from counts alone: median < limit ⇔ 2·count(gaps < limit) ≥ gaps.
+
+    That is exact for the lower median (the middle gap, or the smaller of the two
+    middle ones when the count of gaps is even).
+    """
+    below = [Q(**{f"twice_under_{d}d__gte": F("gaps")}) for d in GAP_LIMITS_DAYS]
+    filters = {GAP_BUCKETS[0]: below[0]}
+    for i in range(1, len(GAP_LIMITS_DAYS)):
+        filters[GAP_BUCKETS[i]] = ~below[i - 1] & below[i]
+    filters[GAP_BUCKETS[-1]] = ~below[-1]
+    return {name: q & Q(gaps__gt=0) for name, q in filters.items()}
+
+
+def _bucket_aggregates(prefix: str, filters: dict[str, Q]) -> dict[str, Count]:
+    won = Q(won_touches__gt=0)
+    counts = {}
+    for i, (_name, q) in enumerate(filters.items()):
+        counts[f"{prefix}{i}_leads"] = Count("lead_id", filter=q)
+        counts[f"{prefix}{i}_won"] = Count("lead_id", filter=q & won)
+    return counts
+
+
+def _rates(prefix: str, names: Iterable[str], totals: dict) -> dict[str, dict[str, object]]:
+    rates = {}
+    for i, name in enumerate(names):
+        leads, won = totals[f"{prefix}{i}_leads"], totals[f"{prefix}{i}_won"]
+        rates[name] = {"leads": leads, "won": won, "win_rate_pct": pct(won, leads)}
+    return rates
+
+
+def _best(rates: dict[str, dict[str, object]]) -> dict[str, object] | None:
+    """The bucket with the highest win rate among those with enough leads to mean something."""
+    sampled = [(name, r) for name, r in rates.items() if r["leads"] >= MIN_SAMPLE and r["won"]]
+    if not sampled:
+        return None
+    name, best = max(sampled, key=lambda item: (item[1]["win_rate_pct"], item[1]["won"]))
+    return {"bucket": name, **best}
+
+
+def best_count(
+    *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
+) -> dict[str, object]:
+    """Win rate by outbound touch count and by the median gap between touches. One query.
+
+    Leads decided in the period (won, lost or unresponsive) and touched at least once
+    before the decision. The best bucket has the highest win rate among buckets with at
+    least ``MIN_SAMPLE`` leads; ties go to more wins.
+    """
+    per_lead = _per_lead(_decided_touches(period, rep)).annotate(
+        **{f"twice_under_{d}d": F(f"under_{d}d") * 2 for d in GAP_LIMITS_DAYS}
+    )
+    totals = per_lead.aggregate(
+        decided=Count("lead_id"),
+        won=Count("lead_id", filter=Q(won_touches__gt=0)),
+        single_touch=Count("lead_id", filter=Q(gaps=0)),
+        **_bucket_aggregates("c", _count_bucket_filters()),
+        **_bucket_aggregates("g", _gap_bucket_filters()),
+    )
+    by_count = _rates("c", COUNT_BUCKETS, totals)
+    by_gap = _rates("g", GAP_BUCKETS, totals)
+    return {
+        "decided": totals["decided"],
+        "won": totals["won"],
+        "win_rate_pct": pct(totals["won"], totals["decided"]),
+        "single_touch": totals["single_touch"],
+        "by_count": by_count,
+        "by_gap": by_gap,
+        "best_count": _best(by_count),
+        "best_gap": _best(by_gap),
+        "min_sample": MIN_SAMPLE,
+    }
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+Report = Callable[..., dict[str, object]]
+
+REPORTS: dict[str, Report] = {
+    "touches-to-close": touches_to_close,
+    "follow-up-stops": follow_up_stops,
+    "speed-to-lead": speed_to_lead,
+    "channel-mix": channel_mix,
+    "step-results": step_results,
+    "best-count": best_count,
+    "load-forecast": report_workload.load_forecast,
+    "today": report_workload.today,
+}
+
+
+def report_json(
+    name: str,
+    date_from: dt.date,
+    date_to: dt.date,
+    rep: AbstractBaseUser | None,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, object]:
+    """The report's JSON with ``from``, ``to`` (ISO dates) and ``rep`` (username or null).
+
+    Raises ``KeyError`` for an unknown name and ``ValueError`` for a bad period.
+    """
+    report = REPORTS[name]
+    period = Period.of(date_from, date_to)
+    body = report(period=period, rep=rep, now=now or clock_now())
+    return {
+        "from": date_from.isoformat(),
+        "to": date_to.isoformat(),
+        "rep": rep.get_username() if rep is not None else None,
+        **body,
+    }
