@@ -76,9 +76,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def compose_database(postgres_only: None) -> Iterator[str]:
-    """A fresh, empty database on the test cluster, as compose's `db` starts out."""
+@pytest.fixture(scope="module")
+def compose_database() -> Iterator[str]:
+    """A fresh, empty database on the test cluster, as compose's `db` starts out.
+
+    One per module (per xdist worker): the web test migrates it from empty, and the
+    worker test, which needs it migrated, reuses it when it runs in the same process.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL=postgres://...)")
     params = connection.settings_dict
     server = {
         "host": params["HOST"] or "127.0.0.1",
@@ -211,7 +217,8 @@ def test_the_worker_command_starts_the_cluster_and_stops_cleanly_on_sigterm(
     compose_database: str, start_service: Any
 ) -> None:
     env = service_env(compose_database)
-    # In compose, web has migrated before the worker starts (depends_on web healthy).
+    # In compose, web has migrated before the worker starts (depends_on web healthy);
+    # here the web test may have run in another xdist worker, so migrate (or no-op).
     migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
     migrated = subprocess.run(migrate, cwd=BASE_DIR, env=env, timeout=300, capture_output=True)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
