@@ -19,6 +19,7 @@ from email.utils import make_msgid
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage, get_connection
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
@@ -202,10 +203,25 @@ def claim(row: OutboundEmail, *, now: dt.datetime) -> bool:
 
 def claim_one(*, now: dt.datetime) -> OutboundEmail | None:
     """Claim the next ready row, or None when nothing is ready."""
+    if db_connection.vendor == "postgresql":
+        return _claim_next_locked(now)
     for row in _candidates(now, 20):
         if claim(row, now=now):
             return row
     return None
+
+
+def _claim_next_locked(now: dt.datetime) -> OutboundEmail | None:
+    """PostgreSQL: lock the first ready row no other worker holds, and claim it.
+
+    SKIP LOCKED spreads concurrent workers over different rows instead of letting
+    them all race for the first one; the compare-and-set inside still decides.
+    """
+    with transaction.atomic():
+        row = (
+            _ready(now).select_for_update(skip_locked=True, of=("self",)).select_related("lead")
+        ).first()
+        return row if row is not None and claim(row, now=now) else None
 
 
 def send_claimed(row: OutboundEmail, *, now: dt.datetime, smtp: object | None = None) -> bool:
@@ -240,6 +256,11 @@ def deliver_due_emails(*, now: dt.datetime, limit: int | None = None, batch: int
     handled = 0
     smtp = get_connection(fail_silently=False)
     try:
+        if db_connection.vendor == "postgresql":
+            while (limit is None or handled < limit) and (row := _claim_next_locked(now)):
+                send_claimed(row, now=now, smtp=smtp)
+                handled += 1
+            return handled
         while limit is None or handled < limit:
             rows = _candidates(now, batch if limit is None else min(batch, limit - handled))
             claimed = 0

@@ -23,6 +23,7 @@ from cadences.models import Cadence, Enrolment, EnrolmentEvent, Step, Task
 from leads.models import Channel, Lead, LeadStatus, RepProfile, TimeOff
 
 MOVE_TIME_OFF = "time_off"
+MOVE_REP_HOLIDAY = "rep_holiday"
 CLOSED_STATUSES = (LeadStatus.WON, LeadStatus.LOST)
 
 
@@ -198,18 +199,30 @@ def compute_due(
 def _past_time_off(
     due: scheduling.DueTime, *, rep: object, step: Step, tz: str, calendar: scheduling.Calendar
 ) -> scheduling.DueTime:
-    """A manual step due while its rep is away moves to the first working day back."""
-    rep_tz = rep_timezone(rep)
-    day = scheduling.local_date(due.at, rep_tz)
+    """A manual step due while its rep is away (time off, or a public holiday where the
+    rep works) moves to the first working day back: no pile of overdue steps on return."""
+    for _ in range(60):  # bounded: each pass moves at least one day forward
+        back, reason = _rep_back_on(rep, scheduling.local_date(due.at, rep_timezone(rep)))
+        if back is None:
+            return due
+        restart = scheduling.local_day_bounds(back, tz)[0]
+        moved, reasons = scheduling.into_window(restart, step_timing(step), tz, calendar)
+        due = scheduling.DueTime(
+            at=moved, reasons=(*due.reasons, reason, *reasons), naive_at=due.naive_at
+        )
+    return due
+
+
+def _rep_back_on(rep: object, day: dt.date) -> tuple[dt.date | None, str]:
+    """The day the rep is back when ``day`` is a day off for them, else None."""
     away = TimeOff.objects.filter(rep=rep, starts_on__lte=day, ends_on__gte=day).first()
-    if away is None:
-        return due
-    restart = scheduling.local_day_bounds(away.ends_on + dt.timedelta(days=1), tz)[0]
-    moved, reasons = scheduling.into_window(restart, step_timing(step), tz, calendar)
-    again = scheduling.DueTime(
-        at=moved, reasons=(*due.reasons, MOVE_TIME_OFF, *reasons), naive_at=due.naive_at
-    )
-    return _past_time_off(again, rep=rep, step=step, tz=tz, calendar=calendar)
+    if away is not None:
+        return away.ends_on + dt.timedelta(days=1), MOVE_TIME_OFF
+    profile = _profile(rep)
+    country = profile.holiday_country if profile else ""
+    if country and scheduling.Calendar(holiday_country=country).is_holiday(day):
+        return day + dt.timedelta(days=1), MOVE_REP_HOLIDAY
+    return None, ""
 
 
 def schedule_next_step(

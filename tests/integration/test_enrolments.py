@@ -205,3 +205,18 @@ def test_the_explain_log_says_why_a_step_moved(lead):
         message
         == "Step 2 (call) due Mon 8 Mar 09:00 (lead-local) — moved from Sat 6 Mar 16:00 by weekend"
     )
+
+
+def test_a_manual_step_on_the_reps_public_holiday_waits_for_the_next_working_day(rep):
+    rep.rep_profile.holiday_country = "GB"
+    rep.rep_profile.timezone = "Europe/London"
+    rep.rep_profile.save()
+    lead = LeadFactory(owner=rep, timezone="America/New_York")
+    # Mon 2027-05-03 is a UK bank holiday but a US working day: the lead's cadence
+    # would call then; the rep is off, so the call waits for Tuesday.
+    enrolment = enrolment_start(
+        lead=lead, cadence=make_cadence(steps=TWO_CALLS), now=at("2027-05-03T14:00Z")
+    )
+    task = enrolment.tasks.get()
+    assert task.due_at == at("2027-05-04T13:00Z")  # Tue 09:00 New York
+    assert "rep_holiday" in task.due_reasons
