@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "django_q",
+    "ninja",  # serves the API docs' Swagger UI from local static files, no CDN
     "leads",
     "cadences",
 ]

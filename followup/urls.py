@@ -5,10 +5,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from followup import views
+from followup.api import api
 
 urlpatterns = [
     path("", include("cadences.urls")),
     path("leads/", include("leads.urls")),
+    path("api/", api.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
