@@ -191,7 +191,3 @@ def user_named(username: str, field: str) -> AbstractBaseUser:
     if user is None:
         raise bad_input({field: f"no active user named {username!r}"})
     return user
-
-
-def retry_after_header(error: ApiError) -> dict[str, str]:
-    return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
