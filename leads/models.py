@@ -363,3 +363,198 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- lead intake: routing, web capture, suppression, CSV imports ----------------------
+
+
+class RoutingRule(models.Model):
+    """Where a new lead goes: the first active rule (by priority) matching its source and tags."""
+
+    name = models.CharField(max_length=100)
+    priority = models.PositiveIntegerField(default=100, help_text="Lower runs first")
+    source = models.CharField(
+        max_length=100, blank=True, help_text="This lead source exactly (any case); blank: any"
+    )
+    tag = models.CharField(
+        max_length=60, blank=True, help_text="Match leads carrying this tag (any case); blank: any"
+    )
+    cadence = models.ForeignKey(
+        "cadences.Cadence",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routing_rules",
+        help_text="Enrol matching leads in this cadence",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="routing_rules_owned",
+        help_text="A fixed owner; leave blank to rotate among the pool",
+    )
+    pool = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="routing_pools",
+        help_text="Reps who take turns (active reps not on time off)",
+    )
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        help_text="The pool's last pick: the next lead goes to the one after",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def new_capture_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class CaptureForm(models.Model):
+    """A web form on a site without a backend, posting leads to /capture/<public_key>/."""
+
+    name = models.CharField(max_length=100)
+    public_key = models.CharField(max_length=40, unique=True, default=new_capture_key)
+    source = models.CharField(max_length=100, blank=True, help_text="Source stamped on its leads")
+    cadence = models.ForeignKey(
+        "cadences.Cadence",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="capture_forms",
+        help_text="Default cadence when no routing rule names one",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Suppression(models.Model):
+    """An email address or a whole domain that no import, form or API call may add back."""
+
+    email = models.CharField(max_length=254, blank=True, help_text="Lower case")
+    domain = models.CharField(max_length=200, blank=True, help_text="Lower case, e.g. example.com")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(~models.Q(email="") & models.Q(domain=""))
+                | (models.Q(email="") & ~models.Q(domain="")),
+                name="suppression_email_xor_domain",
+            ),
+            models.UniqueConstraint(
+                fields=["email"], condition=~models.Q(email=""), name="suppression_email_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["domain"], condition=~models.Q(domain=""), name="suppression_domain_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"@{self.domain}"
+
+    def clean(self) -> None:
+        self.email = self.email.strip().lower()
+        self.domain = self.domain.strip().lower().lstrip("@")
+        if bool(self.email) == bool(self.domain):
+            raise ValidationError("Give an email address or a domain, not both.")
+
+
+class LeadImportManager(models.Manager):
+    """Never load the uploaded file with the row: it is up to 50 MB and read in windows."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().defer("upload")
+
+
+class LeadImport(models.Model):
+    """A CSV import from the browser: its file, its settings, and its progress for the page.
+
+    The file is kept in the database, not on disk: the web and worker containers share
+    the database but no volume, and the worker reads the file back in 1 MB windows.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Waiting for the column mapping"
+        QUEUED = "queued", "Queued"
+        CHECKING = "checking", "Checking rows"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lead_imports"
+    )
+    created_at = models.DateTimeField(default=now)
+    filename = models.CharField(max_length=255)
+    upload = models.BinaryField(editable=False)
+    size = models.PositiveBigIntegerField(default=0)
+    delimiter = models.CharField(max_length=1, default=",")
+    header = models.JSONField(default=list, blank=True, help_text="The file's column names")
+    mapping = models.JSONField(default=list, blank=True, help_text="Lead field per column")
+    default_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    route = models.BooleanField(default=False, help_text="Owner and cadence from routing rules")
+    cadence = models.ForeignKey(
+        "cadences.Cadence", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=100, blank=True)
+    strict = models.BooleanField(default=False, help_text="All or nothing")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[line, reason] per bad row")
+    notes = models.JSONField(default=list, blank=True, help_text="Unknown columns, refusals")
+    failure = models.CharField(max_length=500, blank=True, help_text="Why nothing was imported")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LeadImportManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)
