@@ -1,0 +1,614 @@
+"""Reads for the rep's pages: the Today queue, the work screen, the hot-call poll.
+
+Every page reads a fixed number of queries whatever the queue's size or the lead's
+history: the queue comes from ``queues.queue_for_rep`` (one query), and what the page
+adds per item (company, time zone, touch count, the cadence's step count) is read in
+one more query keyed by the queue's task ids, never per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.http import Http404
+
+from cadences import copy, scheduling
+from cadences.models import EnrolmentEvent, OutboundEmail, Step, Task
+from cadences.queues import queue_for_rep, rep_day
+from cadences.services import lead_timezone
+from followup.roles import is_manager
+from leads.models import Lead, Signal, Touch
+
+SECTIONS = (("calls", "Calls"), ("emails", "Emails"), ("other", "Other"))
+REASON_LABELS = {
+    "hot": "hot",
+    "callback": "callback",
+    "new_lead": "new lead",
+    "overdue": "overdue",
+    "due": "due",
+}
+CALLING_HOURS = (dt.time(9, 0), dt.time(17, 0))
+TIMELINE_LIMIT = 200  # per kind: a page, not an archive; the lead page has the rest
+COLLEAGUES_LIMIT = 25
+UPCOMING_AUTO_LIMIT = 200
+
+
+# --- the queue, with what each item needs to be read at a glance -------------------------
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    task_id: int
+    lead_id: int
+    lead_name: str
+    lead_email: str
+    company: str
+    channel: str
+    kind: str
+    reason: str
+    status: str
+    due_at: dt.datetime
+    step_label: str
+    touch_number: int
+    lead_tz: str
+    lead_now: dt.datetime
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == Task.Status.PENDING
+
+    @property
+    def reason_label(self) -> str:
+        return REASON_LABELS.get(self.reason, self.reason)
+
+    @property
+    def lead_clock(self) -> str:
+        """The lead's wall clock now, as text: templates would convert a datetime."""
+        return f"{self.lead_now:%H:%M}"
+
+    @property
+    def due_clock(self) -> str:
+        return f"{self.due_at.astimezone(ZoneInfo(self.lead_tz)):%H:%M}"
+
+
+@dataclass
+class QueueSection:
+    name: str
+    label: str
+    items: list[QueueItem]
+    rolled_over: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+    @property
+    def done(self) -> int:
+        return sum(not item.is_pending for item in self.items)
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.done
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+@dataclass
+class TodayQueue:
+    rep: AbstractBaseUser
+    day: dt.date
+    tz: str
+    sections: list[QueueSection]
+    upcoming_auto: list[UpcomingEmail] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[QueueItem]:
+        return [item for section in self.sections for item in section.items]
+
+    @property
+    def pending(self) -> list[QueueItem]:
+        return [item for item in self.items if item.is_pending]
+
+    @property
+    def hot(self) -> list[QueueItem]:
+        return [item for item in self.pending if item.reason == "hot"]
+
+    @property
+    def rolled_over(self) -> int:
+        return sum(section.rolled_over for section in self.sections)
+
+    def first_pending_in(self, name: str) -> int | None:
+        items = next((section.items for section in self.sections if section.name == name), [])
+        return next((item.task_id for item in items if item.is_pending), None)
+
+    @property
+    def order(self) -> QueueOrder:
+        return QueueOrder(tuple((item.task_id, item.status) for item in self.items))
+
+
+@dataclass(frozen=True)
+class QueueOrder:
+    """The queue's tasks in working order (calls, emails, other), for moving through it."""
+
+    entries: tuple[tuple[int, str], ...]  # (task id, status)
+
+    @property
+    def ids(self) -> list[int]:
+        return [task_id for task_id, _ in self.entries]
+
+    def pending_ids(self, *, besides: int | None = None) -> list[int]:
+        return [
+            task_id
+            for task_id, status in self.entries
+            if status == Task.Status.PENDING and task_id != besides
+        ]
+
+    def next_pending_after(self, task_id: int | None, *, prefer: int | None = None) -> int | None:
+        """The task to work after ``task_id``: ``prefer`` if still pending, else the next
+        pending one further down the queue, else the first pending one left."""
+        pending = self.pending_ids(besides=task_id)
+        if prefer in pending:
+            return prefer
+        if task_id in self.ids:
+            for candidate in self.ids[self.ids.index(task_id) + 1 :]:
+                if candidate in pending:
+                    return candidate
+        return pending[0] if pending else None
+
+    def neighbours(self, task_id: int) -> tuple[int | None, int | None, int | None]:
+        """(previous id, next id, 1-based position) of a task in the queue's order."""
+        ids = self.ids
+        if task_id not in ids:
+            return None, self.next_pending_after(task_id), None
+        index = ids.index(task_id)
+        previous = ids[index - 1] if index > 0 else None
+        following = ids[index + 1] if index + 1 < len(ids) else None
+        return previous, following, index + 1
+
+
+def queue_order(*, rep: AbstractBaseUser, now: dt.datetime) -> QueueOrder:
+    """Today's queue order for ``rep``: one query (``queue_for_rep``), no per-item data."""
+    queue = queue_for_rep(rep=rep, now=now)
+    return QueueOrder(
+        tuple((entry["task_id"], entry["status"]) for name, _ in SECTIONS for entry in queue[name])
+    )
+
+
+def next_day_counts(*, rep: AbstractBaseUser, now: dt.datetime, day: dt.date) -> dict[str, int]:
+    """Pending calls, emails and other tasks in the rep's queue for the day after ``day``."""
+    queue = queue_for_rep(rep=rep, now=now, day=day + dt.timedelta(days=1))
+    return {
+        name: sum(entry["status"] == Task.Status.PENDING for entry in queue[name])
+        for name, _ in SECTIONS
+    }
+
+
+def today_queue(
+    *, rep: AbstractBaseUser, now: dt.datetime, day: dt.date | None = None
+) -> TodayQueue:
+    """The rep's queue for a rep-local day, each item carrying what the page shows.
+
+    Queries: the queue's tasks (``queue_for_rep``), then one for every item's lead,
+    account, owner's zone and cadence step count (``_task_extras``).
+    """
+    queue = queue_for_rep(rep=rep, now=now, day=day)
+    entries = [(name, entry) for name, _ in SECTIONS for entry in queue[name]]
+    extras = _task_extras([entry["task_id"] for _, entry in entries])
+    rolled = queue["rolled_over"]
+    sections = [
+        QueueSection(
+            name=name,
+            label=label,
+            items=[_queue_item(e, extras[e["task_id"]], now) for e in queue[name]],
+            rolled_over={"calls": rolled.get("call", 0), "emails": rolled.get("email", 0)}.get(
+                name, 0
+            ),
+        )
+        for name, label in SECTIONS
+    ]
+    when = rep_day(rep, dt.date.fromisoformat(queue["date"]), now)
+    return TodayQueue(rep=rep, day=when.day, tz=when.tz, sections=sections)
+
+
+def _task_extras(task_ids: list[int]) -> dict[int, Task]:
+    """One query: each task with its lead, account, owner's profile and cadence length."""
+    if not task_ids:
+        return {}
+    step_total = (
+        Step.objects.filter(cadence_id=OuterRef("enrolment__cadence_id"), removed_at__isnull=True)
+        .order_by()
+        .values("cadence_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    tasks = (
+        Task.objects.filter(id__in=task_ids)
+        .select_related("lead__account", "lead__owner__rep_profile")
+        .annotate(step_total=Subquery(step_total))
+    )
+    return {task.id: task for task in tasks}
+
+
+def _queue_item(entry: dict, task: Task, now: dt.datetime) -> QueueItem:
+    lead = task.lead
+    tz = lead_timezone(lead)
+    return QueueItem(
+        task_id=task.id,
+        lead_id=lead.id,
+        lead_name=lead.name or lead.email or lead.phone,
+        lead_email=lead.email,
+        company=lead.account.name if lead.account else "",
+        channel=task.channel,
+        kind=task.kind,
+        reason=entry["reason"],
+        status=task.status,
+        due_at=task.due_at,
+        step_label=step_label(task, entry["cadence"], entry["step"], task.step_total),
+        touch_number=lead.touch_count + 1,
+        lead_tz=tz,
+        lead_now=now.astimezone(ZoneInfo(tz)),
+    )
+
+
+def step_label(task: Task, cadence: str | None, position: int | None, total: int | None) -> str:
+    """What the task is, in a rep's words: "Inbound demo request · step 3 of 8"."""
+    if task.kind == Task.Kind.CALLBACK:
+        return task.title or "Promised callback"
+    if task.kind == Task.Kind.HOT:
+        return f"Hot lead: {task.title}" if task.title else "Hot lead"
+    if cadence and position:
+        label = f"{cadence} · step {position} of {total or position}"
+        return f"{label} · {task.title}" if task.title else label
+    return task.title or "Task"
+
+
+# --- upcoming automated emails ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpcomingEmail:
+    task_id: int
+    lead_id: int
+    lead_name: str
+    company: str
+    subject: str
+    cadence: str
+    step: int | None
+    due_at: dt.datetime
+    lead_tz: str
+    in_outbox: bool
+
+    @property
+    def due_clock(self) -> str:
+        """Lead-local send time, as text (a template would convert a datetime)."""
+        return f"{self.due_at.astimezone(ZoneInfo(self.lead_tz)):%H:%M}"
+
+
+def upcoming_auto_emails(*, rep: AbstractBaseUser, before: dt.datetime) -> list[UpcomingEmail]:
+    """The rep's automated emails still to go out before ``before``: one query."""
+    tasks = (
+        Task.objects.filter(rep=rep, status=Task.Status.PENDING, mode="auto", due_at__lt=before)
+        .select_related(
+            "lead__account",
+            "lead__owner__rep_profile",
+            "step__cadence",
+            "variant",
+            "outbound_email",
+        )
+        .order_by("due_at", "id")[:UPCOMING_AUTO_LIMIT]
+    )
+    return [_upcoming(task, rep) for task in tasks]
+
+
+def _upcoming(task: Task, rep: AbstractBaseUser) -> UpcomingEmail:
+    lead = task.lead
+    source = task.variant or task.step
+    return UpcomingEmail(
+        task_id=task.id,
+        lead_id=lead.id,
+        lead_name=lead.name or lead.email,
+        company=lead.account.name if lead.account else "",
+        subject=_subject_preview(source.subject if source else "", lead, rep),
+        cadence=task.step.cadence.name if task.step else "",
+        step=task.step.position if task.step else None,
+        due_at=task.due_at,
+        lead_tz=lead_timezone(lead),
+        in_outbox=_has_outbox_row(task),
+    )
+
+
+def _subject_preview(subject: str, lead: Lead, rep: AbstractBaseUser) -> str:
+    variables = {
+        "lead": copy.lead_context(lead),
+        "rep": copy.rep_context(rep),
+        "asset": copy.asset_context(None),
+    }
+    try:
+        return " ".join(copy.render_text(subject, variables).split())
+    except copy.CopyError:
+        return subject  # the worker reports the template error when it renders for real
+
+
+def _has_outbox_row(task: Task) -> bool:
+    try:
+        task.outbound_email  # noqa: B018 (select_related loaded it; touching it is the check)
+    except OutboundEmail.DoesNotExist:
+        return False
+    return True
+
+
+# --- the hot-call poll ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HotCall:
+    task_id: int
+    lead_name: str
+    company: str
+    why: str
+    due_at: dt.datetime
+
+
+def hot_calls(*, rep: AbstractBaseUser, now: dt.datetime) -> list[HotCall]:
+    """Pending hot calls for the rep's today, newest first: one query."""
+    day = rep_day(rep, None, now)
+    tasks = (
+        Task.objects.filter(
+            rep=rep, kind=Task.Kind.HOT, status=Task.Status.PENDING, due_at__lt=day.end
+        )
+        .select_related("lead__account")
+        .order_by("-due_at", "-id")[:20]
+    )
+    return [
+        HotCall(
+            task_id=task.id,
+            lead_name=task.lead.name or task.lead.email or task.lead.phone,
+            company=task.lead.account.name if task.lead.account else "",
+            why=task.title,
+            due_at=task.due_at,
+        )
+        for task in tasks
+    ]
+
+
+def hot_from_queue(queue: TodayQueue) -> list[HotCall]:
+    """The hot calls already in the assembled queue, newest first (no query)."""
+    hot = sorted(queue.hot, key=lambda item: (item.due_at, item.task_id), reverse=True)
+    return [
+        HotCall(
+            task_id=item.task_id,
+            lead_name=item.lead_name,
+            company=item.company,
+            why=item.step_label.removeprefix("Hot lead: "),
+            due_at=item.due_at,
+        )
+        for item in hot
+    ]
+
+
+# --- access -----------------------------------------------------------------------------------
+
+
+def task_for_user(user: AbstractBaseUser, task_id: int) -> Task:
+    """A manual task the user may work: their own, or any for a manager. 404 otherwise."""
+    tasks = Task.objects.filter(mode="manual").select_related(
+        "lead__account",
+        "lead__owner__rep_profile",
+        "rep__rep_profile",
+        "step__cadence",
+        "enrolment__cadence",
+        "variant",
+    )
+    if not is_manager(user):
+        tasks = tasks.filter(rep=user)
+    task = tasks.filter(id=task_id).first()
+    if task is None:
+        raise Http404("No such task")
+    return task
+
+
+def rep_for_user(user: AbstractBaseUser, username: str | None) -> AbstractBaseUser:
+    """Whose queue the user sees: their own, or (managers only) the named rep's."""
+    if not username or username == user.get_username():
+        return user
+    if not is_manager(user):
+        raise Http404("No such rep")
+    rep = (
+        get_user_model()
+        .objects.filter(username=username, is_active=True)
+        .select_related("rep_profile")
+        .first()
+    )
+    if rep is None:
+        raise Http404("No such rep")
+    return rep
+
+
+def reps_for_picker(user: AbstractBaseUser) -> QuerySet | list:
+    if not is_manager(user):
+        return []
+    from followup.roles import active_reps
+
+    return active_reps().only("id", "username", "first_name", "last_name")
+
+
+# --- the work screen ------------------------------------------------------------------------
+
+
+def calling_hours_now(tz: str, now: dt.datetime) -> bool:
+    """Inside 09:00-17:00 lead-local on a weekday: when a call is welcome."""
+    local = now.astimezone(ZoneInfo(tz))
+    start, end = CALLING_HOURS
+    return local.weekday() < 5 and start <= local.time() < end
+
+
+def cadence_length(task: Task) -> int | None:
+    if not task.enrolment_id:
+        return None
+    return Step.objects.filter(
+        cadence_id=task.enrolment.cadence_id, removed_at__isnull=True
+    ).count()
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # touch, signal, email, event, task
+    icon: str
+    title: str
+    detail: str = ""
+    css: str = ""
+    who: str = ""
+
+
+def lead_timeline(lead: Lead, *, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
+    """Everything that happened with the lead, newest first: one query per kind.
+
+    Queries: touches (with rep and asset), signals, automated emails not yet sent
+    (sent ones are touches already), enrolment events (with cadence), and the
+    lead's callbacks and hot calls (whose snoozes and skips have no enrolment log).
+    """
+    entries = [
+        *(_touch_entry(t) for t in lead.touches.select_related("rep", "asset")[:limit]),
+        *(_signal_entry(s) for s in Signal.objects.filter(lead=lead)[:limit]),
+        *(
+            _email_entry(e)
+            for e in OutboundEmail.objects.filter(lead=lead, touch__isnull=True).order_by(
+                "-created_at", "-id"
+            )[:limit]
+        ),
+        *(
+            _event_entry(e)
+            for e in EnrolmentEvent.objects.filter(enrolment__lead=lead)
+            .select_related("enrolment__cadence")
+            .order_by("-occurred_at", "-id")[:limit]
+        ),
+        *(
+            _side_task_entry(t)
+            for t in Task.objects.filter(lead=lead)
+            .exclude(kind=Task.Kind.STEP)
+            .order_by("-created_at", "-id")[:limit]
+        ),
+    ]
+    return sorted(entries, key=lambda e: e.at, reverse=True)
+
+
+CHANNEL_ICONS = {
+    "call": "telephone",
+    "email": "envelope",
+    "mail": "mailbox",
+    "sms": "chat-dots",
+    "social": "linkedin",
+    "meeting": "calendar-event",
+    "task": "check2-square",
+}
+
+
+def _touch_entry(touch: Touch) -> TimelineEntry:
+    outcome = touch.get_outcome_display() if touch.outcome else ""
+    title = " · ".join(p for p in (touch.get_channel_display(), outcome) if p)
+    if touch.automated:
+        title += " (automated)"
+    detail = touch.subject
+    if touch.asset:
+        detail = f"{detail} — sent {touch.asset.title}" if detail else f"Sent {touch.asset.title}"
+    if touch.callback_at:
+        detail = f"{detail} — promised a callback".lstrip(" —")
+    css = "is-inbound" if not touch.is_outbound else ("is-auto" if touch.automated else "")
+    who = (touch.rep.get_full_name() or touch.rep.get_username()) if touch.rep else touch.source
+    return TimelineEntry(
+        at=touch.occurred_at,
+        kind="touch",
+        icon=CHANNEL_ICONS.get(touch.channel, "dot"),
+        title=title,
+        detail="\n".join(p for p in (detail, touch.notes) if p),
+        css=css,
+        who=who,
+    )
+
+
+def _signal_entry(signal: Signal) -> TimelineEntry:
+    page = signal.data.get("url") or signal.data.get("page") if signal.data else ""
+    return TimelineEntry(
+        at=signal.occurred_at,
+        kind="signal",
+        icon="lightning-charge",
+        title=signal.get_kind_display(),
+        detail=str(page or ""),
+        css="is-inbound",
+    )
+
+
+def _email_entry(email: OutboundEmail) -> TimelineEntry:
+    return TimelineEntry(
+        at=email.sent_at or email.created_at,
+        kind="email",
+        icon="envelope-paper",
+        title=f"Automated email {email.get_status_display().lower()}",
+        detail="\n".join(p for p in (email.subject, email.last_error) if p),
+        css="is-auto",
+    )
+
+
+def _event_entry(event: EnrolmentEvent) -> TimelineEntry:
+    return TimelineEntry(
+        at=event.occurred_at,
+        kind="event",
+        icon="diagram-3",
+        title=event.message,
+        detail=event.enrolment.cadence.name,
+        css="text-muted",
+    )
+
+
+def _side_task_entry(task: Task) -> TimelineEntry:
+    what = "Callback" if task.kind == Task.Kind.CALLBACK else "Hot call"
+    status = task.get_status_display().lower()
+    detail = task.title
+    if task.status_reason:
+        detail = f"{detail} — {task.status_reason}" if detail else task.status_reason
+    return TimelineEntry(
+        at=task.created_at,
+        kind="task",
+        icon="telephone-forward" if task.kind == Task.Kind.CALLBACK else "fire",
+        title=f"{what} due {task.due_at:%Y-%m-%d %H:%M} UTC ({status})",
+        detail=detail,
+    )
+
+
+def account_colleagues(lead: Lead) -> list[Lead]:
+    """The other people at the lead's account, each with their last touch: one query."""
+    if not lead.account_id:
+        return []
+    last = Touch.objects.filter(lead=OuterRef("pk")).order_by("-occurred_at", "-id")
+    return list(
+        Lead.objects.filter(account_id=lead.account_id)
+        .exclude(id=lead.id)
+        .select_related("owner")
+        .annotate(
+            last_touch_at=Subquery(last.values("occurred_at")[:1]),
+            last_touch_channel=Subquery(last.values("channel")[:1]),
+            last_touch_outcome=Subquery(last.values("outcome")[:1]),
+        )
+        .order_by("last_name", "first_name", "id")[:COLLEAGUES_LIMIT]
+    )
+
+
+def pending_callbacks(lead: Lead, *, exclude_task: Task | None = None) -> list[Task]:
+    tasks = Task.objects.filter(
+        lead=lead, kind=Task.Kind.CALLBACK, status=Task.Status.PENDING
+    ).order_by("due_at", "id")
+    if exclude_task is not None:
+        tasks = tasks.exclude(id=exclude_task.id)
+    return list(tasks)
+
+
+def day_end(day: dt.date, tz: str) -> dt.datetime:
+    return scheduling.local_day_bounds(day, tz)[1]
