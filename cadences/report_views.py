@@ -17,6 +17,7 @@ from cadences import report_tables
 from cadences.report_forms import Choice, HandBackForm, PeriodForm
 from cadences.reports import QUIET_DAYS, REPORTS, Period, report_json, stopped_leads
 from cadences.services import enrolment_start_many
+from followup import audit
 from followup.roles import is_manager
 
 STOPPED_LISTED = 200
@@ -75,6 +76,9 @@ def _csv(section: report_tables.Section, choice: Choice) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     headers, rows = section.csv_table()
+    rep = choice.rep.get_username() if choice.rep else None
+    export = {"report": section.name, "from": choice.date_from, "to": choice.date_to, "rep": rep}
+    audit.audit_record(action=audit.DATA_EXPORT, target=None, before=None, after=export)
     writer = csv.writer(response)
     writer.writerow(headers)
     writer.writerows(rows)

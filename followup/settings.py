@@ -6,6 +6,7 @@ with one line naming the variable (``followup.config.ConfigError``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -51,8 +52,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "ninja",  # serves the API docs' Swagger UI from local static files, no CDN
+    "axes",  # failed-login limits (followup/security.py)
     "leads",
     "cadences",
+    "followup",  # its admin.py shows the audit log (followup/audit.py) to managers
 ]
 
 MIDDLEWARE = [
@@ -65,6 +68,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "followup.audit.AuditActorMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "followup.security.LoginAttemptsBackend",  # refuses while locked out; logs no one in
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "followup.urls"
@@ -119,6 +131,8 @@ LOGIN_REDIRECT_URL = "cadences-today"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = 60 * 60 * 12  # a working day; reps log in each morning
 SESSION_COOKIE_HTTPONLY = True
+# A shared or stolen laptop: the session also ends with the browser, not only at 12 hours.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie-less meta tag instead
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -131,6 +145,39 @@ if SECURE_SSL:
     SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, never
+# inline, never eval (htmx is told so in base.html's htmx-config meta tag). Style
+# attributes stay allowed (progress bars, chart widths); <style> elements do not.
+# data: images are Bootstrap's own inline SVG icons (select arrows, the menu toggler).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Failed logins (django-axes, followup/security.py): 5 per username and address, then
+# 15 minutes' wait; a success clears the count.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = dt.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "followup.security.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "followup.security.client_ip"
+AXES_VERBOSE = False
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

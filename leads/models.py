@@ -558,3 +558,40 @@ class LeadImport(models.Model):
         if not self.rows_total:
             return 0
         return min(100, self.rows_done * 100 // self.rows_total)
+
+
+# --- audit log ---------------------------------------------------------------------------
+
+
+class AuditEntry(models.Model):
+    """Who changed what, with the values before and after (``followup.audit``).
+
+    Read-only in admin, for managers. The actor's name is copied in, so the entry
+    reads the same after the user is renamed; the target is named, not a foreign key,
+    so an entry outlives any row it speaks of.
+    """
+
+    at = models.DateTimeField(default=now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Blank: the system")
+    action = models.CharField(max_length=50, db_index=True)
+    target_type = models.CharField(max_length=100, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=300, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    via = models.CharField(max_length=200, blank=True, help_text="Request path or command")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or 'system'} {self.action} {self.target_repr}"

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from followup import audit
 from followup.roles import active_reps
 from leads.models import Account, ApiToken, Lead, RepProfile, Tag, TimeOff
 
@@ -219,6 +220,7 @@ def lead_update(
 
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(id=lead.id)
+        audited = audit.lead_snapshot(lead)  # the audit log keeps status and owner changes
         new_email = str(values.get("email", lead.email) or "").strip()
         if new_email.lower() != lead.email.lower() and lead_find_by_email(new_email):
             raise LeadRefused({"email": f"another lead already has {new_email}"})
@@ -238,4 +240,5 @@ def lead_update(
             stop_channel(lead=lead, channel="email", reason="do not email", at=now)
         if status and status != lead.status:
             lead_status_set(lead=lead, status=status, at=status_at or now)
+        audit.lead_changed(lead=lead, before=audited, at=now)
     return lead

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cadences.cadence_format import dumps_cadence
 from cadences.models import Cadence
+from followup import audit
 
 
 class Command(BaseCommand):
@@ -16,4 +17,12 @@ class Command(BaseCommand):
         cadence = Cadence.objects.filter(name=name).first()
         if cadence is None:
             raise CommandError(f"no cadence named {name!r}")
-        self.stdout.write(dumps_cadence(cadence), ending="")
+        text = dumps_cadence(cadence)
+        audit.audit_record(
+            action=audit.DATA_EXPORT,
+            target=cadence,
+            before=None,
+            after={"cadence": cadence.name},
+            via=f"manage.py export_cadence {name}",
+        )
+        self.stdout.write(text, ending="")
