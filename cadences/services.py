@@ -388,11 +388,16 @@ def task_snooze(*, task: Task, until: dt.datetime, reason: str, now: dt.datetime
         )
 
 
-def callback_create(*, lead: Lead, due_at: dt.datetime, now: dt.datetime, note: str = "") -> Task:
-    """A promised callback: a call task for the owner due exactly then (no rule moves it)."""
+def callback_create(
+    *, lead: Lead, due_at: dt.datetime, now: dt.datetime, note: str = "", rep: object = None
+) -> Task:
+    """A promised callback: a call task for the owner (else ``rep``) due exactly then."""
+    rep = lead.owner or rep
+    if rep is None:
+        raise ValueError("the lead has no owner to make the callback")
     return Task.objects.create(
         lead=lead,
-        rep=lead.owner,
+        rep=rep,
         kind=Task.Kind.CALLBACK,
         channel=Channel.CALL,
         mode=Step.Mode.MANUAL,

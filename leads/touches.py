@@ -81,7 +81,7 @@ def touch_log(
     asset: object | None = None,
 ) -> Touch:
     """Record a touch and apply what it means for the lead's cadences."""
-    _check_touch(lead=lead, outcome=outcome, callback_at=callback_at, now=now, task=task)
+    _check_touch(lead=lead, outcome=outcome, callback_at=callback_at, now=now, task=task, rep=rep)
     if task is None:
         task = matching_task(lead=lead, channel=channel, at=occurred_at)
     touch = Touch.objects.create(
@@ -107,7 +107,9 @@ def touch_log(
     if touch.is_outbound:
         retime_after_touch(lead=lead, at=occurred_at)
     if outcome == "voicemail" and callback_at:
-        callback_create(lead=lead, due_at=callback_at, now=now, note=f"Promised callback: {notes}")
+        callback_create(
+            lead=lead, due_at=callback_at, now=now, note=f"Promised callback: {notes}", rep=rep
+        )
     _apply_outcome(lead, outcome, at=occurred_at)
     return touch
 
@@ -119,6 +121,7 @@ def _check_touch(
     callback_at: dt.datetime | None,
     now: dt.datetime,
     task: Task | None,
+    rep: AbstractBaseUser | None = None,
 ) -> None:
     errors = {}
     if callback_at is not None and callback_at <= now:
@@ -127,6 +130,8 @@ def _check_touch(
         errors["callback_at"] = "a callback goes with a call outcome (voicemail, no answer…)"
     if task is not None and task.lead_id != lead.id:
         errors["task_id"] = "that task belongs to another lead"
+    if callback_at is not None and lead.owner_id is None and rep is None:
+        errors["callback_at"] = "the lead has no owner to make the callback"
     if errors:
         raise TouchRefused(errors)
 
