@@ -312,6 +312,9 @@ class RepProfile(models.Model):
     last_assigned_at = models.DateTimeField(
         null=True, blank=True, help_text="When routing last gave this rep a new lead"
     )
+    routing_seq = models.PositiveBigIntegerField(
+        default=0, help_text="Round-robin order: the rep with the lowest goes next"
+    )
 
     def __str__(self) -> str:
         return f"Settings of {self.user}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from followup import audit
@@ -114,13 +114,19 @@ def next_owner(*, now: dt.datetime) -> AbstractBaseUser | None:
         active_reps()
         .exclude(id__in=away)
         .select_related("rep_profile")
-        .order_by(F("rep_profile__last_assigned_at").asc(nulls_first=True), "id")
+        .order_by(F("rep_profile__routing_seq").asc(nulls_first=True), "id")
     )
     with transaction.atomic():
-        rep = candidates.select_for_update(of=("self",)).first() if _pg() else candidates.first()
+        # SKIP LOCKED: two leads routed at once go to two different reps.
+        locked = candidates.select_for_update(of=("self",), skip_locked=True)
+        rep = locked.first() if _pg() else candidates.first()
         if rep is None:
             return None
-        RepProfile.objects.update_or_create(user=rep, defaults={"last_assigned_at": now})
+        # A sequence, not a timestamp: leads imported with one --now still alternate.
+        seq = (RepProfile.objects.aggregate(top=Max("routing_seq"))["top"] or 0) + 1
+        RepProfile.objects.update_or_create(
+            user=rep, defaults={"last_assigned_at": now, "routing_seq": seq}
+        )
     return rep
 
 

@@ -206,3 +206,14 @@ def test_worker_health_exits_non_zero_with_one_line(db, tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip() == "CommandError: no qcluster process is running on this host"
+
+
+def test_owner_less_leads_alternate_between_reps_even_at_the_same_instant(rep, teammate):
+    from leads.services import lead_upsert
+
+    same_instant = at("2027-03-01T10:00Z")
+    owners = [
+        lead_upsert(values={"email": f"rr{n}@example.com"}, now=same_instant).lead.owner.username
+        for n in range(6)
+    ]
+    assert owners == ["alice", "bob"] * 3
