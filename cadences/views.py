@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cadences import copy, scheduling, selectors
+from cadences import copy, scheduling, selectors, timeline
 from cadences.forms import EmailForm, OutcomeForm, SkipForm, SnoozeForm
 from cadences.models import Task
 from cadences.outbox import suggested_asset
@@ -352,41 +352,22 @@ def _render_work(
     snooze_form: SnoozeForm | None = None,
     skip_form: SkipForm | None = None,
 ) -> HttpResponse:
+    """The work screen; a form passed in (bound, with its errors) replaces the blank one."""
     now = timezone.now()
-    lead = task.lead
-    tz = lead_timezone(lead)
-    lead_now = now.astimezone(ZoneInfo(tz))
-    context_callbacks = selectors.pending_callbacks(lead, exclude_task=task)
     order = selectors.queue_order(rep=task.rep, now=now)
     previous, following, position = order.neighbours(task.id)
-    next_pending = order.next_pending_after(task.id)
-    initial = {"next": next_pending}
-    choices = _choices(task, now)
+    initial = {"next": order.next_pending_after(task.id)}
+    tz = lead_timezone(task.lead)
     context = {
         "nav": "today",
-        "task": task,
-        "lead": lead,
-        "step": task.step,
-        "tz": tz,
-        "in_calling_hours": selectors.calling_hours_now(tz, now),
-        "step_label": selectors.step_label(
-            task,
-            task.enrolment.cadence.name if task.enrolment_id else None,
-            task.step.position if task.step else None,
-            selectors.cadence_length(task),
-        ),
-        "touch_number": lead.touch_count + 1,
-        "timeline": selectors.lead_timeline(lead),
-        "colleagues": selectors.account_colleagues(lead),
-        "asset": _suggested(task),
-        "choices": choices,
-        "voicemail_phrase": choices[0].phrase,
         "queue_position": position,
         "queue_total": len(order.ids),
         "queue_pending": len(order.pending_ids()),
         "previous_id": previous,
         "next_id": following,
+        "next_pending": initial["next"],
         "rep_query": _rep_query(request, task.rep),
+        **_lead_context(task, now),
         "outcome_form": outcome_form
         or OutcomeForm(
             initial={**initial, "callback": "next_day"}, **_outcome_form_kwargs(task, now)
@@ -395,19 +376,44 @@ def _render_work(
         "skip_form": skip_form or SkipForm(initial=initial, prefix="skip"),
         "show_snooze": snooze_form is not None,
         "show_skip": skip_form is not None,
-        "next_pending": next_pending,
-        "lead_clock": f"{lead_now:%a %H:%M}",
-        "lead_today": lead_now.date().isoformat(),
-        "due_text": _local_text(task.due_at, tz),
-        "callback_texts": [_local_text(c.due_at, tz) for c in context_callbacks],
-        "asset_stage": (task.step.asset_stage if task.step else "") or lead.stage,
         "sender": sender_address(request.user),
-        **_reason(task, now),
     }
     if task.channel == "email":
-        context["email_refusal"] = email_refusal(lead)
+        context["email_refusal"] = email_refusal(task.lead)
         context["email_form"] = email_form or _composer(request, task, initial)
     return _render(request, "cadences/work.html", context)
+
+
+def _lead_context(task: Task, now: dt.datetime) -> dict[str, object]:
+    """What the rep needs to make this touch count: who, when, what so far, what to bring."""
+    lead = task.lead
+    tz = lead_timezone(lead)
+    lead_now = now.astimezone(ZoneInfo(tz))
+    callbacks = selectors.pending_callbacks(lead, exclude_task=task)
+    return {
+        "task": task,
+        "lead": lead,
+        "step": task.step,
+        "tz": tz,
+        "lead_clock": f"{lead_now:%a %H:%M}",
+        "lead_today": lead_now.date().isoformat(),
+        "in_calling_hours": selectors.calling_hours_now(tz, now),
+        "step_label": selectors.step_label(
+            task,
+            task.enrolment.cadence.name if task.enrolment_id else None,
+            task.step.position if task.step else None,
+            selectors.cadence_length(task),
+        ),
+        "touch_number": lead.touch_count + 1,
+        "due_text": _local_text(task.due_at, tz),
+        "callback_texts": [_local_text(callback.due_at, tz) for callback in callbacks],
+        "timeline": timeline.lead_timeline(lead),
+        "colleagues": timeline.account_colleagues(lead),
+        "asset": _suggested(task),
+        "asset_stage": (task.step.asset_stage if task.step else "") or lead.stage,
+        "choices": _choices(task, now),
+        **_reason(task, now),
+    }
 
 
 def _local_text(at: dt.datetime, tz: str) -> str:
