@@ -363,3 +363,37 @@ def _record_failure(row: OutboundEmail, exc: Exception, *, now: dt.datetime) -> 
         next_attempt_at=now + dt.timedelta(seconds=wait),
     )
     log.info("email %s will be retried in %ss: %s", row.id, wait, error)
+
+
+# --- the rep resolves what the worker could not know -------------------------------------
+
+
+def emails_to_check(*, rep: object) -> list[OutboundEmail]:
+    """The rep's emails whose send was interrupted: did they go out? One query."""
+    return list(
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.UNKNOWN, task__rep=rep)
+        .select_related("lead")
+        .order_by("created_at", "id")[:50]
+    )
+
+
+def outbox_resolve_unknown(*, row: OutboundEmail, went_out: bool, now: dt.datetime) -> bool:
+    """The rep checked the mailbox: record the email as sent, or queue it to go again.
+
+    Only an ``unknown`` row changes (compare-and-set), so two clicks do one thing.
+    """
+    if went_out:
+        won = OutboundEmail.objects.filter(id=row.id, status=OutboundEmail.Status.UNKNOWN).update(
+            status=OutboundEmail.Status.SENT, sent_at=row.lease_until or now, lease_until=None
+        )
+        if won:
+            record_sent_emails()
+        return bool(won)
+    return bool(
+        OutboundEmail.objects.filter(id=row.id, status=OutboundEmail.Status.UNKNOWN).update(
+            status=OutboundEmail.Status.QUEUED,
+            next_attempt_at=now,
+            lease_until=None,
+            last_error="Queued again by the rep after checking the mailbox.",
+        )
+    )

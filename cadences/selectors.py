@@ -105,6 +105,7 @@ class TodayQueue:
     tz: str
     sections: list[QueueSection]
     upcoming_auto: list[UpcomingEmail] = field(default_factory=list)
+    to_check: list = field(default_factory=list)
 
     @property
     def items(self) -> list[QueueItem]:

@@ -14,14 +14,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from cadences import copy, scheduling, selectors, timeline
+from cadences import copy, outbox, scheduling, selectors, timeline
 from cadences.forms import EmailForm, OutcomeForm, SkipForm, SnoozeForm
-from cadences.models import Task
+from cadences.models import OutboundEmail, Task
 from cadences.outbox import suggested_asset
 from cadences.queues import rep_day
 from cadences.services import lead_timezone, rep_timezone, task_skip, task_snooze
@@ -69,6 +69,7 @@ def today(request: HttpRequest) -> HttpResponse:
     if is_today:
         end = selectors.day_end(queue.day, queue.tz)
         queue.upcoming_auto = selectors.upcoming_auto_emails(rep=rep, before=end)
+        queue.to_check = outbox.emails_to_check(rep=rep)
     context = {
         "nav": "today",
         "queue": queue,
@@ -127,6 +128,23 @@ def _next_summary(counts: dict[str, int]) -> str:
         return "Nothing scheduled for tomorrow yet."
     joined = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f"Next: {joined} tomorrow."
+
+
+@login_required
+@require_POST
+def outbox_resolve(request: HttpRequest, email_id: int) -> HttpResponse:
+    """The rep says whether an interrupted email went out (it is never resent blindly)."""
+    row = get_object_or_404(
+        OutboundEmail.objects.select_related("task__rep"), id=email_id, status="unknown"
+    )
+    if row.task.rep_id != request.user.pk and not is_manager(request.user):
+        raise Http404
+    went_out = request.POST.get("went_out") == "yes"
+    outbox.outbox_resolve_unknown(row=row, went_out=went_out, now=timezone.now())
+    messages.success(
+        request, "Recorded as sent." if went_out else "Queued to go out again with the next tick."
+    )
+    return redirect(_today_url(row.task.rep, request))
 
 
 @login_required

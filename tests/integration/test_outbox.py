@@ -176,3 +176,41 @@ def test_sending_one_email_takes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(30):
         assert outbox.deliver_one_due_email(now=at(MONDAY_10))
     assert len(smtp_sink.messages) == 1
+
+
+def interrupted(lead) -> OutboundEmail:
+    enrol(lead)
+    outbox.outbox_fill(now=at(MONDAY_10))
+    outbox.claim_one(now=at(MONDAY_10))
+    outbox.release_expired_leases(now=at("2027-03-01T11:00:00Z"))
+    return OutboundEmail.objects.get(status="unknown")
+
+
+def test_the_rep_sees_an_interrupted_email_and_says_it_went_out(client, lead, smtp_sink):
+    row = interrupted(lead)
+    client.force_login(lead.owner)
+    assert b"Emails to check" in client.get(reverse("cadences-today")).content
+    url = reverse("cadences-outbox-resolve", args=[row.id])
+    client.post(url, {"went_out": "yes"})
+    row.refresh_from_db()
+    assert (row.status, row.recorded) == ("sent", True)
+    assert Task.objects.get(step__position=1).status == "sent"
+    assert smtp_sink.messages == []  # nothing was sent again
+    assert client.post(url, {"went_out": "no"}).status_code == 404  # already resolved
+
+
+def test_the_rep_can_queue_an_interrupted_email_to_go_again(client, lead, smtp_sink):
+    row = interrupted(lead)
+    client.force_login(lead.owner)
+    client.post(reverse("cadences-outbox-resolve", args=[row.id]), {"went_out": "no"})
+    run_tick("2027-03-01T11:01:00Z")
+    assert len(smtp_sink.messages) == 1
+    assert OutboundEmail.objects.get().status == "sent"
+
+
+def test_another_rep_cannot_resolve_my_interrupted_email(client, lead, outsider):
+    row = interrupted(lead)
+    client.force_login(outsider)
+    response = client.post(reverse("cadences-outbox-resolve", args=[row.id]), {"went_out": "no"})
+    assert response.status_code == 404
+    assert OutboundEmail.objects.get().status == "unknown"
