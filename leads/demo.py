@@ -225,6 +225,8 @@ def _work_history(
             return
         at = task.due_at + dt.timedelta(minutes=rng.randint(5, 90))
         outcome = _outcome(task.channel, rng)
+        if outcome == "meeting_booked" and lead.touch_count < 4:
+            outcome = "connected"  # as the seeds say: meetings mostly come after touch five
         touch_log(
             lead=lead,
             rep=task.rep,
