@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from cadences import scheduling
 from cadences.models import OutboundEmail, Task
@@ -163,36 +163,80 @@ def email_send_manual(
         raise EmailRefused(refusal)
     if not Task.objects.filter(id=task.id, status=Task.Status.PENDING).exists():
         raise TaskClosed("This email task was already worked.")
-    if deliver:
-        _deliver(task=task, rep=rep, subject=subject, body=body)
-    return task_outcome_log(
-        task=task,
-        rep=rep,
-        outcome="sent",
-        now=now,
-        notes=body if deliver else f"Sent outside followup.\n\n{body}",
-        subject=subject,
-        asset=asset,
-    )
+    if not deliver:
+        return _log_sent(
+            task=task,
+            rep=rep,
+            subject=subject,
+            now=now,
+            asset=asset,
+            notes=f"Sent outside followup.\n\n{body}",
+        )
+    row = _claim_send(task=task, rep=rep, subject=subject, body=body, now=now)
+    _deliver(row=row, task=task, rep=rep)
+    with transaction.atomic():
+        touch = _log_sent(task=task, rep=rep, subject=subject, now=now, asset=asset, notes=body)
+        OutboundEmail.objects.filter(id=row.id).update(
+            status=OutboundEmail.Status.SENT,
+            sent_at=now,
+            lease_until=None,
+            recorded=True,
+            touch=touch,
+        )
+    return touch
 
 
-def _deliver(*, task: Task, rep: AbstractBaseUser, subject: str, body: str) -> None:
+def _log_sent(**kwargs: object) -> Touch:
+    return task_outcome_log(outcome="sent", **kwargs)
+
+
+def _claim_send(
+    *, task: Task, rep: AbstractBaseUser, subject: str, body: str, now: dt.datetime
+) -> OutboundEmail:
+    """The task's one outbox row, marked ``sending``: a double click cannot send twice.
+
+    The unique task on the outbox is the guard; a crash mid-send leaves the row to
+    become ``unknown`` for the rep to check, as with automated emails.
+    """
+    lease = now + dt.timedelta(seconds=settings.FOLLOWUP["SEND_LEASE_SECONDS"])
+    try:
+        with transaction.atomic():
+            return OutboundEmail.objects.create(
+                task=task,
+                lead=task.lead,
+                to_email=task.lead.email,
+                from_email=sender_address(rep),
+                subject=subject,
+                body_text=body,
+                message_id=make_msgid(domain=_message_domain()),
+                status=OutboundEmail.Status.SENDING,
+                attempts=1,
+                lease_until=lease,
+                created_at=now,
+                next_attempt_at=now,
+            )
+    except IntegrityError:
+        raise TaskClosed("This email is already being sent.") from None
+
+
+def _deliver(*, row: OutboundEmail, task: Task, rep: AbstractBaseUser) -> None:
     lead = task.lead
     message = EmailMessage(
-        subject=subject,
-        body=body,
-        from_email=sender_address(rep),
+        subject=row.subject,
+        body=row.body_text,
+        from_email=row.from_email,
         to=[formataddr((lead.name, lead.email))],
         reply_to=[rep.email] if rep.email else None,
         headers={
-            "Message-ID": make_msgid(domain=_message_domain()),
+            "Message-ID": row.message_id,
             "List-Unsubscribe": f"<{unsubscribe_url(lead)}>",
             "X-Followup-Task": str(task.id),
         },
     )
     try:
         message.send(fail_silently=False)
-    except Exception as exc:  # SMTP and socket errors: the rep retries, nothing was logged
+    except Exception as exc:  # SMTP and socket errors: nothing went, so the claim goes too
+        row.delete()
         raise EmailRefused(f"The mail server did not take the email: {exc}") from exc
 
 

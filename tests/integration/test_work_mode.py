@@ -453,3 +453,30 @@ def test_a_mail_server_refusal_changes_nothing(rep_client, email_task, smtp_sink
     email_task.refresh_from_db()
     assert email_task.status == "pending"
     assert not Touch.objects.exists()
+
+
+def test_a_second_send_of_the_same_manual_email_is_refused_while_the_first_is_in_flight(
+    rep, smtp_sink
+):
+    """The task's one outbox row is the claim: a double click cannot send twice."""
+    import datetime as dt
+
+    from cadences.models import OutboundEmail
+    from cadences.services import enrolment_start
+    from cadences.work import TaskClosed, _claim_send, email_send_manual
+    from tests.factories import LeadFactory
+    from tests.integration.engine_helpers import at, make_cadence
+
+    lead = LeadFactory(owner=rep, timezone="UTC")
+    cadence = make_cadence("Manual", [{"channel": "email", "subject": "s", "body": "b"}])
+    task = enrolment_start(lead=lead, cadence=cadence, now=at("2027-03-01T10:00Z")).tasks.get()
+    now = at("2027-03-01T10:05Z")
+    _claim_send(task=task, rep=rep, subject="s", body="b", now=now)  # the first click
+    with pytest.raises(TaskClosed, match="already being sent"):
+        email_send_manual(task=task, rep=rep, subject="s", body="b", now=now)
+    assert smtp_sink.messages == []
+    OutboundEmail.objects.all().delete()
+    email_send_manual(task=task, rep=rep, subject="s", body="b", now=now + dt.timedelta(minutes=1))
+    row = OutboundEmail.objects.get()
+    assert (row.status, row.recorded, row.touch_id is not None) == ("sent", True, True)
+    assert len(smtp_sink.messages) == 1
