@@ -20,7 +20,16 @@ DEV_SECRET_KEY = "dev-insecure-followup-key-change-me-0123456789abcdefghijklmnop
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "postgis"}
-EMAIL_SCHEMES = {"smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail"}
+EMAIL_SCHEMES = {
+    "smtp",
+    "smtps",
+    "smtp+tls",
+    "smtp+ssl",
+    "consolemail",
+    "filemail",
+    "memorymail",
+    "dummymail",
+}
 
 
 class ConfigError(Exception):
@@ -68,7 +77,9 @@ def read_timezone(env: Mapping[str, str], name: str, default: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(name, f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        raise ConfigError(
+            name, f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)"
+        ) from None
     return value
 
 
