@@ -22,7 +22,9 @@ from django.utils import timezone
 
 from cadences.models import Enrolment
 from cadences.services import lead_status_set, stop_channel
+from cadences.team import time_off_apply
 from followup.roles import MANAGERS, REPS
+from leads.admin_actions import enrol_in_cadence, reassign_leads
 from leads.models import (
     Account,
     ApiToken,
@@ -246,6 +248,10 @@ class LeadAdmin(admin.ModelAdmin):
         ),
     )
     inlines = (LeadEnrolmentInline, RecentTouchInline)
+    actions = (enrol_in_cadence,)
+
+    def has_enrol_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("cadences.add_enrolment")
 
     def save_model(self, request: HttpRequest, lead: Lead, form, change: bool) -> None:
         """Save the edit; a new status and a new do-not-contact flag go through the engine.
@@ -359,6 +365,17 @@ class TimeOffAdmin(admin.ModelAdmin):
     autocomplete_fields = ("rep",)
     date_hierarchy = "starts_on"
 
+    def save_model(self, request: HttpRequest, obj: TimeOff, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        _apply_time_off(request, obj.rep)
+
+
+def _apply_time_off(request: HttpRequest, rep: Model) -> None:
+    """The rep's manual steps due while away move to the first working day back."""
+    moved = time_off_apply(rep=rep, now=timezone.now())
+    if moved:
+        messages.info(request, f"Moved {moved} pending step(s) of {rep} past the time off.")
+
 
 class TokenStateFilter(admin.SimpleListFilter):
     title = "state"
@@ -464,8 +481,19 @@ class TeamUserAdmin(DjangoUserAdmin):
     change (or reset the password of) a superuser.
     """
 
+    actions = (reassign_leads,)
+
     def get_inlines(self, request: HttpRequest, obj: Model | None) -> tuple:
         return (RepProfileInline, TimeOffInline) if obj is not None else ()
+
+    def has_reassign_permission(self, request: HttpRequest) -> bool:
+        perms = ("leads.change_lead", "cadences.change_enrolment", "cadences.change_task")
+        return request.user.has_perms(perms)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if any(fs.model is TimeOff and fs.has_changed() for fs in formsets):
+            _apply_time_off(request, form.instance)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple:
         fields = tuple(super().get_readonly_fields(request, obj))
