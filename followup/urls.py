@@ -6,11 +6,13 @@ from django.urls import include, path
 
 from followup import views
 from followup.api import api
+from leads.capture import capture
 
 urlpatterns = [
     path("", include("cadences.urls")),
     path("leads/", include("leads.urls")),
     path("api/", api.urls),
+    path("capture/<str:public_key>/", capture, name="leads-capture"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),

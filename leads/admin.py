@@ -510,3 +510,6 @@ class TeamUserAdmin(DjangoUserAdmin):
         if db_field.name == "groups" and not request.user.is_superuser:
             kwargs["queryset"] = Group.objects.filter(name__in=[REPS, MANAGERS])
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+from leads import admin_intake  # noqa: F401,E402

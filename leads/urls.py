@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from django.urls import path
 
-from leads import views
+from leads import exports, import_views, views
 
 urlpatterns = [
     path("", views.lead_list, name="leads-list"),
     path("new/", views.lead_create, name="leads-create"),
+    path("export.csv", exports.export_leads, name="leads-export"),
+    path("touches.csv", exports.export_touches, name="leads-export-touches"),
+    path("import/", import_views.import_new, name="leads-import"),
+    path("import/<int:pk>/", import_views.import_detail, name="leads-import-detail"),
+    path("import/<int:pk>/map/", import_views.import_map, name="leads-import-map"),
+    path("import/<int:pk>/progress/", import_views.import_progress, name="leads-import-progress"),
+    path(
+        "import/<int:pk>/bad-rows.csv", import_views.import_bad_rows, name="leads-import-bad-rows"
+    ),
     path("<int:pk>/", views.lead_detail, name="leads-detail"),
     path("<int:pk>/edit/", views.lead_edit, name="leads-edit"),
     path("<int:pk>/touch/", views.lead_touch, name="leads-touch"),
