@@ -21,6 +21,8 @@ help:
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and ruff check --fix"
 	@echo "make migrate  apply database migrations"
+	@echo "make backup   dump the PostgreSQL database (BACKUP_FILE=..., BACKUP_DIRECT=1)"
+	@echo "make restore  restore a dump: make restore BACKUP_FILE=backups/....dump"
 	@echo "make bench    run the benchmarks (bench/run.py)"
 
 $(PY):
@@ -60,3 +62,13 @@ bench: $(STAMP)
 	else \
 		echo "make bench: no benchmarks yet (bench/run.py does not exist)." >&2; exit 1; \
 	fi
+
+# Backups of the PostgreSQL database (README, Operations): through docker compose's `db`
+# service, or straight against DATABASE_URL with BACKUP_DIRECT=1.
+BACKUP_FILE ?=
+.PHONY: backup restore
+backup:
+	@scripts/backup.sh $(BACKUP_FILE)
+
+restore:
+	@scripts/restore.sh $(BACKUP_FILE)
