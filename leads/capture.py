@@ -78,7 +78,9 @@ def _message(posted: QueryDict) -> str:
     return posted.get("message", "").strip()[:5000]
 
 
-def _known_lead_again(lead: Lead, *, form: CaptureForm, posted: QueryDict, now: dt.datetime):
+def _known_lead_again(
+    lead: Lead, *, form: CaptureForm, posted: QueryDict, now: dt.datetime
+) -> None:
     signal_record(
         kind="form_submitted",
         occurred_at=now,

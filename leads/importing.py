@@ -283,6 +283,8 @@ def import_upload(*, user: AbstractBaseUser, filename: str, chunks: Iterator[byt
     """Store an uploaded file with its header, ready for the mapping step.
 
     Raises ImportFailed for a file that is empty, not UTF-8 or has no usable header.
+    The web process holds the file (at most 50 MB) once, to store it in one row; the
+    worker then reads it back in 1 MB windows (``StoredUpload``).
     """
     content = b"".join(chunks)
     check_utf8(io.BytesIO(content))
@@ -394,8 +396,12 @@ def _progress(import_id: int) -> Progress:
 
 def _finish(import_id: int, report: ImportReport, *, failure: str = "") -> None:
     notes = report.notes + [f"line {line}: {why}" for line, why in report.refusals]
+    status = LeadImport.Status.FAILED if failure else LeadImport.Status.DONE
+    if report.refused:  # the import ran as asked: all or nothing, and a row was bad
+        bad = len(report.bad_rows)
+        failure = f"all or nothing: {bad} bad row{'s' if bad != 1 else ''}, so nothing was imported"
     LeadImport.objects.filter(id=import_id).update(
-        status=LeadImport.Status.FAILED if failure else LeadImport.Status.DONE,
+        status=status,
         failure=failure[:500],
         rows_total=report.rows_total,
         rows_done=report.rows_total,

@@ -128,7 +128,9 @@ def test_all_or_nothing_imports_nothing_when_a_row_is_bad(
     job = LeadImport.objects.get()
     assert (job.status, job.created, job.skipped, job.error_count) == ("done", 0, 2, 1)
     assert not Lead.objects.exists()
-    assert "nothing was imported" in as_rep.get(reverse("leads-import-detail", args=[job.pk])).text
+    assert job.failure == "all or nothing: 1 bad row, so nothing was imported"
+    page = as_rep.get(reverse("leads-import-detail", args=[job.pk])).text
+    assert "All or nothing: 1 bad row, so nothing was imported" in page
 
 
 def test_route_automatically_uses_the_routing_rules_and_their_cadence(
