@@ -149,14 +149,23 @@ def lead_upsert(
     """Create a lead, or update the one with the same email (blank values keep old ones).
 
     One transaction: the lead, its owner, its tags and its enrolment land together.
+    A new lead with a suppressed email is refused (LeadRefused on ``email``); a new lead
+    without an owner is routed by the routing rules (owner, and cadence if none given).
     """
     from cadences.services import EnrolmentRefused, enrolment_start
+    from leads.routing import route_lead
+    from leads.suppression import suppression_check
 
     values = {k: v for k, v in values.items() if k in LEAD_FIELDS}
     with transaction.atomic():
         lead = lead_find_by_email(str(values.get("email") or ""))
         created = lead is None
         if created:
+            suppression_check(str(values.get("email") or ""))
+            if owner is None:
+                source = str(values.get("source") or "")
+                owner, routed = route_lead(source=source, tags=tags or [], now=now)
+                cadence = cadence or routed
             lead = _lead_new(values, owner=owner, now=now, created_at=created_at)
         else:
             _lead_merge(lead, values, owner=owner)

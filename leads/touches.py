@@ -27,6 +27,7 @@ from cadences.services import (
     task_finish,
 )
 from leads.models import INTENT_SIGNALS, Lead, LeadStatus, Signal, Touch
+from leads.suppression import suppress_email
 
 EMAIL_STOPPERS = ("bounced", "unsubscribed")
 CONVERSATION_KINDS = ("replied", "meeting_booked")
@@ -165,6 +166,8 @@ def _apply_outcome(lead: Lead, kind: str, *, at: dt.datetime) -> None:
     exit_on_kind(lead=lead, kind=kind, at=at)
     if kind in EMAIL_STOPPERS:
         stop_channel(lead=lead, channel="email", reason=kind, at=at)
+        if lead.email:
+            suppress_email(lead.email, kind)  # import and the API honour it from now on
     if kind in CONVERSATION_KINDS:
         pause_account_colleagues(lead=lead, kind=kind, at=at)
     if kind == "meeting_booked" and lead.status not in (LeadStatus.WON, LeadStatus.LOST):

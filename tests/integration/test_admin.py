@@ -33,7 +33,18 @@ from cadences.models import (
     StepVariant,
     Task,
 )
-from leads.models import ApiToken, Lead, RepProfile, Tag, TimeOff
+from leads.models import (
+    ApiToken,
+    AuditEntry,
+    CaptureForm,
+    Lead,
+    LeadImport,
+    RepProfile,
+    RoutingRule,
+    Suppression,
+    Tag,
+    TimeOff,
+)
 from leads.services import api_token_create, hash_api_key
 from tests.factories import (
     AccountFactory,
@@ -128,6 +139,22 @@ ROW_MAKERS: dict[str, Callable[[], Model]] = {
         refreshed_at=NOW,
     ),
     "cadences.heartbeat": lambda: Heartbeat.objects.create(name=f"beat-{next(serial)}", at=NOW),
+    "leads.routingrule": lambda: RoutingRule.objects.create(
+        name=f"r{next(serial)}", cadence=CadenceFactory(), owner=RepFactory()
+    ),
+    "leads.captureform": lambda: CaptureForm.objects.create(
+        name=f"f{next(serial)}", cadence=CadenceFactory()
+    ),
+    "leads.suppression": lambda: Suppression.objects.create(email=f"s{next(serial)}@example.com"),
+    "leads.leadimport": lambda: LeadImport.objects.create(
+        created_by=RepFactory(), filename="x.csv"
+    ),
+    "leads.auditentry": lambda: AuditEntry.objects.create(
+        action="lead.status",
+        target_repr=f"lead {next(serial)}",
+        before={"status": "new"},
+        after={"status": "won"},
+    ),
 }
 
 
@@ -181,6 +208,7 @@ def test_every_model_of_leads_and_cadences_has_an_admin():
 
 
 def test_managers_may_do_all_on_leads_and_cadences_except_delete_api_tokens(db):
+    """...and except writing the audit log, which they may only read."""
     granted = set(
         Group.objects.get(name="managers").permissions.values_list(
             "content_type__app_label", "codename"
@@ -192,7 +220,11 @@ def test_managers_may_do_all_on_leads_and_cadences_except_delete_api_tokens(db):
         opts = model._meta
         for action in ("view", "add", "change", "delete"):
             perm = (opts.app_label, f"{action}_{opts.model_name}")
-            refused = perm == ("leads", "delete_apitoken") or (model is User and action == "delete")
+            refused = (
+                perm == ("leads", "delete_apitoken")
+                or (model is User and action == "delete")
+                or (opts.model_name == "auditentry" and action != "view")
+            )
             assert (perm in granted) is not refused, perm
 
 
