@@ -10,6 +10,7 @@ The Content-Security-Policy is a setting too (``CONTENT_SECURITY_POLICY``, djang
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 from axes.backends import AxesStandaloneBackend
@@ -43,19 +44,27 @@ class LoginAttemptsBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The client's address: the TCP peer, or behind the TLS proxy the one it saw.
 
     With ``SECURE_SSL`` on, the app sits behind one reverse proxy that appends the
     peer it saw to ``X-Forwarded-For``. Only that last entry is trusted: the ones
-    before it come from the client and could be forged to dodge the limits.
+    before it come from the client and could be forged to dodge the limits. None when
+    there is no address (a login made in code, e.g. ``force_login``): axes stores the
+    address in an ``inet`` column on PostgreSQL, which refuses anything else.
     """
-    peer = request.META.get("REMOTE_ADDR", "") or "unknown"
+    peer = _address(request.META.get("REMOTE_ADDR", ""))
     if not getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
         return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    return hops[-1] if hops else peer
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    return _address(forwarded[-1]) or peer
+
+
+def _address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
 
 
 def lockout_message(request: HttpRequest | None = None) -> str:

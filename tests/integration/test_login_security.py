@@ -104,6 +104,15 @@ def test_behind_the_tls_proxy_the_address_is_the_one_the_proxy_appended(settings
     assert client_ip(request) == "198.51.100.7"
 
 
+def test_a_garbage_forwarded_header_falls_back_to_the_peer_and_no_address_is_none(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    garbage = RequestFactory().post(LOGIN, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="x, y")
+    nothing = RequestFactory().post(LOGIN, REMOTE_ADDR="")
+
+    assert client_ip(garbage) == "10.0.0.2"
+    assert client_ip(nothing) is None
+
+
 def test_without_a_proxy_forwarded_headers_are_ignored(settings):
     settings.SECURE_PROXY_SSL_HEADER = None
     request = RequestFactory().post(LOGIN, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4")
