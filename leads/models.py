@@ -189,11 +189,12 @@ class Touch(models.Model):
         INBOUND = "inbound", "Inbound"
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="touches")
+    # PROTECT: a rep who made touches is history; they leave by being made inactive.
     rep = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="touches",
     )
     channel = models.CharField(max_length=20, choices=Channel.choices)

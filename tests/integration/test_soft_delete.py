@@ -128,6 +128,16 @@ def test_deleting_a_rep_who_owns_leads_is_refused(rep):
     assert Lead.objects.get(pk=lead.pk).owner == rep
 
 
+def test_deleting_a_rep_who_made_touches_is_refused_even_without_leads(rep, teammate):
+    touch = TouchFactory(lead=LeadFactory(owner=rep), rep=teammate)
+
+    with pytest.raises(ProtectedError):
+        teammate.delete()
+
+    touch.refresh_from_db()
+    assert touch.rep == teammate  # who made the touch is never forgotten
+
+
 def test_a_superuser_deleting_a_rep_with_leads_in_admin_sees_a_refusal(client, rep, superuser):
     LeadFactory(owner=rep)
     client.force_login(superuser)
