@@ -4,6 +4,7 @@
  *   <button data-copy-from="feed-url">        copies the value of #feed-url
  *   <button data-confirm="Sure?">             asks before submitting its form
  *   <select data-autosubmit>                  submits its form when changed
+ *   <button data-print>                       opens the browser's print dialog
  *
  * Listeners sit on the document, so content swapped in by htmx needs no set-up; the
  * guard stops a second copy of the script from adding them twice.
@@ -18,6 +19,10 @@
     if (copy) {
       var source = document.getElementById(copy.getAttribute("data-copy-from"));
       if (source && navigator.clipboard) navigator.clipboard.writeText(source.value);
+      return;
+    }
+    if (event.target.closest("[data-print]")) {
+      window.print();
       return;
     }
     var ask = event.target.closest("[data-confirm]");
