@@ -25,6 +25,7 @@ from cadences.services import (
     rep_timezone,
     step_timing,
 )
+from followup import audit
 from leads.models import Lead, TimeOff
 
 RUNNING = (Enrolment.Status.ACTIVE, Enrolment.Status.PAUSED)
@@ -157,7 +158,15 @@ def leads_reassign(
     moved_tasks = tasks.update(rep=to_rep)
     moved_enrolments = enrolments.update(owner=to_rep)
     _log_reassigned(enrolment_ids, from_rep=from_rep, to_rep=to_rep, now=now)
+    moved_ids = list(leads.values_list("pk", flat=True))
     moved_leads = leads.update(owner=to_rep)
+    audit.audit_record(
+        action=audit.LEAD_OWNER,
+        target=None,
+        at=now,
+        before={"owner": from_rep.get_username(), "leads": moved_ids},
+        after={"owner": to_rep.get_username(), "leads": moved_ids, "tasks": moved_tasks},
+    )
     return Reassignment(leads=moved_leads, enrolments=moved_enrolments, tasks=moved_tasks)
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cadences.services import rep_timezone
+from followup import audit
 from followup.roles import is_manager
 from leads.models import Lead, LeadStatus, Touch
 from leads.selectors import leads_visible_to
@@ -145,6 +146,12 @@ def lead_rows(leads: QuerySet[Lead]) -> Iterator[list[object]]:
 def export_leads(request: HttpRequest) -> HttpResponse:
     leads = leads_for_export(request.user, request.GET.dict())
     name = f"leads-{timezone.localdate():%Y-%m-%d}.csv"
+    audit.audit_record(
+        action=audit.DATA_EXPORT,
+        target=None,
+        before=None,
+        after={"export": "leads", "filters": request.GET.dict()},
+    )
     return csv_response(name, LEAD_COLUMNS, lead_rows(leads))
 
 
@@ -211,4 +218,10 @@ def export_touches(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(f"from/to: {exc} (use YYYY-MM-DD dates)")
     touches = touches_for_export(request.user, start=start, end=end, rep=request.GET.get("rep", ""))
     name = f"touches-{start:%Y-%m-%d}-to-{end - dt.timedelta(days=1):%Y-%m-%d}.csv"
+    audit.audit_record(
+        action=audit.DATA_EXPORT,
+        target=None,
+        before=None,
+        after={"export": "touches", "filters": request.GET.dict()},
+    )
     return csv_response(name, TOUCH_COLUMNS, touch_rows(touches))

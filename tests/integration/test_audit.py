@@ -139,3 +139,19 @@ def test_reps_do_not_see_the_audit_log(client, rep):
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+def test_exports_and_reassignments_are_in_the_audit_log(client, rep, teammate, manager):
+    import datetime as dt
+
+    from cadences.team import leads_reassign
+    from leads.models import AuditEntry
+    from tests.factories import LeadFactory
+
+    LeadFactory(owner=rep)
+    client.force_login(manager)
+    b"".join(client.get("/leads/export.csv").streaming_content)
+    assert AuditEntry.objects.filter(action="data.export", actor=manager).count() == 1
+    leads_reassign(from_rep=rep, to_rep=teammate, now=dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
+    entry = AuditEntry.objects.get(action="lead.owner")
+    assert (entry.before["owner"], entry.after["owner"]) == ("alice", "bob")
