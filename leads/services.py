@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -205,13 +206,36 @@ def _lead_merge(lead: Lead, values: dict[str, object], *, owner: AbstractBaseUse
         lead.owner = owner
 
 
+SINGLE_LINE_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "timezone",
+    "source",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _lead_validate_and_save(lead: Lead) -> None:
+    errors: dict[str, str] = {}
     try:
         lead.full_clean(exclude=["owner", "account", "tags"], validate_unique=False)
     except ValidationError as exc:
-        raise LeadRefused(
-            {field: " ".join(messages) for field, messages in exc.message_dict.items()}
-        ) from None
+        errors = {field: " ".join(messages) for field, messages in exc.message_dict.items()}
+    for field in SINGLE_LINE_FIELDS:
+        # A name with a line break could split an email header it is written into.
+        if CONTROL_CHARACTERS.search(str(getattr(lead, field) or "")):
+            errors.setdefault(field, "must be one line, without control characters")
+    if errors:
+        raise LeadRefused(errors)
     lead.save()
 
 

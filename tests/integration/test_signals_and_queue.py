@@ -217,3 +217,14 @@ def test_owner_less_leads_alternate_between_reps_even_at_the_same_instant(rep, t
         for n in range(6)
     ]
     assert owners == ["alice", "bob"] * 3
+
+
+def test_a_lead_name_with_a_line_break_is_refused_naming_the_field(db):
+    from leads.services import LeadRefused, lead_upsert
+
+    with pytest.raises(LeadRefused) as refused:
+        lead_upsert(
+            values={"email": "cr@example.com", "first_name": "Ann\r\nBcc: x@evil.example"},
+            now=at("2027-03-01T10:00Z"),
+        )
+    assert refused.value.fields == {"first_name": "must be one line, without control characters"}
