@@ -24,6 +24,7 @@ help:
 	@echo "make backup   dump the PostgreSQL database (BACKUP_FILE=..., BACKUP_DIRECT=1)"
 	@echo "make restore  restore a dump: make restore BACKUP_FILE=backups/....dump"
 	@echo "make bench    run the benchmarks (bench/run.py)"
+	@echo "make load     the load run: simulated reps against gunicorn (bench/load/README.md)"
 
 $(PY):
 	@$(PYTHON3) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -56,12 +57,23 @@ format: $(STAMP)
 migrate: $(STAMP)
 	DEBUG="$${DEBUG:-1}" $(PY) manage.py migrate
 
+# Benchmarks on PostgreSQL (DATABASE_URL=postgres://...; see bench/README.md).
+# SCALE is tiny, small (CI-sized, the default), medium or full (1M leads, 10M touches).
+SCALE ?= small
+.PHONY: bench-data
+
 bench: $(STAMP)
-	@if [ -f bench/run.py ]; then \
-		SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) bench/run.py $(ARGS); \
-	else \
-		echo "make bench: no benchmarks yet (bench/run.py does not exist)." >&2; exit 1; \
-	fi
+	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) bench/run.py --scale $(SCALE) $(ARGS)
+
+bench-data: $(STAMP)
+	SECRET_KEY="$${SECRET_KEY:-$(TEST_SECRET_KEY)}" $(PY) bench/generate.py --scale $(SCALE)
+
+# The load run on loopback (bench/load/README.md): simulated reps against gunicorn and the
+# tick on PostgreSQL (--database-url, LOAD_DATABASE_URL or DATABASE_URL names the server).
+# Full form: make load ARGS="--reps 200 --seconds 300"
+.PHONY: load
+load: $(STAMP)
+	$(PY) bench/load/run_load.py $(ARGS)
 
 # Backups of the PostgreSQL database (README, Operations): through docker compose's `db`
 # service, or straight against DATABASE_URL with BACKUP_DIRECT=1.

@@ -246,6 +246,10 @@ class Task(models.Model):
             ),
             models.Index(fields=["rep", "completed_at"], name="task_rep_completed"),
             models.Index(fields=["lead", "status"], name="task_lead_status"),
+            # Every tick asks which reps' tasks were created or finished since the last
+            # one (queues._reps_changed_since); without these it reads the whole table.
+            models.Index(fields=["created_at"], name="task_created"),
+            models.Index(fields=["completed_at"], name="task_completed"),
         ]
 
     def __str__(self) -> str:
