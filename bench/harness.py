@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -77,19 +76,11 @@ def counting_queries() -> Iterator[QueryCount]:
         yield count
 
 
-def measure(
-    run: Callable[[], object], *, repetitions: int, warmups: int = 1
-) -> tuple[list[float], object]:
-    """Wall-clock seconds of each timed repetition (after the warm-ups), and the last
-    return value, so a caller can check what was done."""
-    samples, value = [], None
-    for i in range(warmups + repetitions):
-        started = time.perf_counter()
-        value = run()
-        elapsed = time.perf_counter() - started
-        if i >= warmups:
-            samples.append(elapsed)
-    return samples, value
+def plural(count: int, noun: str) -> str:
+    """``1 query``, ``3 queries``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count:,} " + (noun[:-1] + "ies" if noun.endswith("y") else noun + "s")
 
 
 def _number(value: float, unit: str) -> str:

@@ -13,7 +13,7 @@ from django.db import connection
 
 from bench import catalog, floors
 from bench.engine_bench import Context, repeat_in_rollback
-from bench.harness import NOT_BUILT, Result, Target
+from bench.harness import NOT_BUILT, Result, Target, plural
 
 KNOWN_SHARE = 5  # one row in 5 is a lead we already have, its email in other case
 HEADER = ("email", "first_name", "last_name", "phone", "company", "title", "timezone",
@@ -78,7 +78,8 @@ def import_leads(ctx: Context) -> Result:
     found = SUMMARY.search(output or "")
     expected = (rows - known, known, 0)
     counts = tuple(int(n) for n in found.groups()) if found else None
-    result.notes.append(f"{queries:,} queries; printed: {found.group(0) if found else output!r}")
+    printed = found.group(0) if found else output
+    result.notes.append(f"{plural(queries, 'query')}; printed: {printed!r}")
     result.extra_checks.append(("created and updated as expected", counts == expected))
     if counts != expected:
         result.notes.append(f"expected created {expected[0]}, updated {expected[1]}")

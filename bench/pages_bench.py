@@ -14,7 +14,7 @@ from django.test.utils import override_settings
 from django.urls import NoReverseMatch, reverse
 
 from bench.engine_bench import Context, repeat_in_rollback
-from bench.harness import NOT_BUILT, Result, Target, counting_queries
+from bench.harness import NOT_BUILT, Result, Target, counting_queries, plural
 
 PAGE_TARGET = Target(100, "max", "< 100 ms, ≤ 12 queries")
 MAX_QUERIES = 12
@@ -109,7 +109,7 @@ def _time_page(client: Client, path: str, result: Result, ctx: Context) -> None:
             client.get(path)
             if i >= 2:
                 result.samples.append((time.perf_counter() - started) * 1000)
-    result.notes.append(f"{queries} queries, {len(response.content) // 1024} KB")
+    result.notes.append(f"{plural(queries, 'query')}, {len(response.content) // 1024} KB")
     result.extra_checks.append(("queries", queries <= MAX_QUERIES))
 
 
@@ -146,7 +146,7 @@ def reports(ctx: Context) -> list[Result]:
             result.status = "error"
             result.notes.append(f"{type(exc).__name__}: {exc}"[:200])
         else:
-            result.notes.append(f"{queries} queries")
+            result.notes.append(plural(queries, "query"))
         results.append(result)
     return results
 
