@@ -1,0 +1,1 @@
+"""The load run: simulated reps working their queues against gunicorn (see README.md)."""
