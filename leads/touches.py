@@ -82,6 +82,10 @@ def touch_log(
     asset: object | None = None,
 ) -> Touch:
     """Record a touch and apply what it means for the lead's cadences."""
+    # The caller's copy of the lead was read before this transaction: re-read it under a
+    # row lock, as touch_record_sent_email does, so a touch recorded meanwhile (the
+    # worker's email, an API call) keeps its place in the lead's counters.
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
     _check_touch(lead=lead, outcome=outcome, callback_at=callback_at, now=now, task=task, rep=rep)
     if task is None:
         task = matching_task(lead=lead, channel=channel, at=occurred_at)
@@ -217,6 +221,7 @@ def signal_record(
     )
     if lead is None:
         return signal
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)  # see touch_log
     if kind in INTENT_SIGNALS:
         hot_call_create(lead=lead, at=now or occurred_at, why=kind.replace("_", " "))
     if kind == "replied":

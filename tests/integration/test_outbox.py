@@ -214,3 +214,23 @@ def test_another_rep_cannot_resolve_my_interrupted_email(client, lead, outsider)
     response = client.post(reverse("cadences-outbox-resolve", args=[row.id]), {"went_out": "no"})
     assert response.status_code == 404
     assert OutboundEmail.objects.get().status == "unknown"
+
+
+def test_a_touch_logged_from_a_stale_copy_of_the_lead_keeps_the_workers_count(lead, smtp_sink):
+    """Found by the load run: a rep's page read the lead, then the worker recorded an
+    automated email for it, then the rep logged a call from the stale copy."""
+    from leads.touches import touch_log
+
+    enrol(lead)
+    stale = Lead.objects.get(pk=lead.pk)  # what the rep's request read
+    run_tick(MONDAY_10)  # the worker sends and records the automated email
+    touch_log(
+        lead=stale,
+        rep=lead.owner,
+        channel="call",
+        outcome="no_answer",
+        occurred_at=at("2027-03-01T10:05:00Z"),
+        now=at("2027-03-01T10:05:00Z"),
+    )
+    lead.refresh_from_db()
+    assert lead.touch_count == 2 == lead.touches.filter(direction="outbound").count()
