@@ -43,6 +43,7 @@ def engine_queries(
     """The worker's and the queue's hot queries, as of ``now``; the due-email query as of
     ``emails_due_at`` (a moment when emails are due), if given."""
     from cadences import outbox, queues
+    from leads import services
 
     day = queues.rep_day(rep, None, now)
     days = [queues.rep_day(r, None, now) for r in reps]
@@ -63,6 +64,12 @@ def engine_queries(
         ("reps whose tasks changed since the last tick (cadences.queues._reps_changed_since)",
          ("task_created", "task_completed"), lambda: queues._reps_changed_since(now),
          "cadences_task"),
+        ("a lead by email, for every API post (leads.services.lead_find_by_email)",
+         ("lead_email_upper",), lambda: services.lead_find_by_email("Ann.Lee@Example.com"),
+         "leads_lead"),
+        ("an account by name, for every lead with a company (leads.services.account_for)",
+         ("account_name_upper",), lambda: services.account_for("Acme Ltd", now=now),
+         "leads_account"),
     )  # fmt: skip
     with transaction.atomic():
         found = [

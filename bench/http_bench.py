@@ -105,15 +105,18 @@ def api_load(ctx: Context) -> list[Result]:
     if post.status != "ok" and get.status != "ok":
         return [post, get]
     tokens = _tokens(ctx)
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as folder:
-        log = Path(folder) / "gunicorn.log"
-        with gunicorn(ctx, log) as base:
-            for result, kind in ((post, "post"), (get, "get")):
-                if result.status == "ok":
-                    _load(ctx, result, kind, base, tokens, Path(folder))
-        errors = [line for line in log.read_text().splitlines() if "Error" in line]
-    if errors:
-        post.notes.append(f"gunicorn log: {errors[-1][:150]}")
+    # Reads first, then writes; a fresh server for each, so requests still queued from
+    # one endpoint's run never count against the other's.
+    for result, kind in ((get, "get"), (post, "post")):
+        if result.status != "ok":
+            continue
+        with tempfile.TemporaryDirectory(prefix="bench-http-") as folder:
+            log = Path(folder) / "gunicorn.log"
+            with gunicorn(ctx, log) as base:
+                _load(ctx, result, kind, base, tokens, Path(folder))
+            errors = [line for line in log.read_text().splitlines() if "Error" in line]
+        if errors:
+            result.notes.append(f"gunicorn log: {errors[-1][:150]}")
     return [post, get]
 
 
@@ -125,6 +128,8 @@ def _load(ctx, result, kind, base, tokens, folder) -> None:
         if i:
             runs.append(figures)
             result.samples.append(figures["ok"] / figures["seconds"])
+    if not any(run["requests"] for run in runs):
+        result.notes.append("no request was answered within wrk's 10 s timeout")
     p95 = sorted(run["p95_ms"] for run in runs)[len(runs) // 2]
     failed = sum(run["requests"] - run["ok"] for run in runs)
     tool = runs[0]["tool"]

@@ -127,6 +127,13 @@ def write_marker(conn: psycopg.Connection, info: dict) -> None:
     conn.execute(f"insert into {MARKER} (info) values (%s)", [json.dumps(info)])
 
 
+def analyze_and_mark(url: str, info: dict) -> None:
+    """After migrating a dataset: statistics for new (expression) indexes, a new marker."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("analyze")
+        write_marker(conn, info)
+
+
 def server_facts(url: str) -> dict[str, str]:
     """PostgreSQL's version and the settings that move the figures, for the README."""
     names = ("shared_buffers", "work_mem", "effective_cache_size", "fsync", "synchronous_commit")

@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
 from bench import pgdb  # noqa: E402
-from bench.generate import TEST_SECRET_KEY  # noqa: E402
+from bench.generate import TEST_SECRET_KEY, migration_leaves  # noqa: E402
 from bench.harness import ERROR, Result, table  # noqa: E402
 from bench.scales import GENERATOR_VERSION, NOW, SCALES, Scale  # noqa: E402
 
@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def ensure_dataset(url: str, scale: Scale, regenerate: bool) -> dict:
+    """The dataset at this scale, built if missing or made by another generator version,
+    migrated if the project has migrations it lacks (new indexes, new columns)."""
     info = pgdb.dataset_info(url)
     fresh = (
         info is not None
@@ -68,14 +70,21 @@ def ensure_dataset(url: str, scale: Scale, regenerate: bool) -> dict:
         and info.get("scale") == scale.name
         and info.get("version") == GENERATOR_VERSION
     )
-    if fresh and not regenerate:
-        print(f"bench: reusing the {scale.name} dataset in {pgdb.database_name(url)}", flush=True)
-        return info
     env = {**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", TEST_SECRET_KEY)}
-    command = [sys.executable, str(ROOT / "bench" / "generate.py"), "--scale", scale.name,
-               "--database-url", url]  # fmt: skip
-    subprocess.run(command, env=env, check=True)
-    return pgdb.dataset_info(url)
+    if not fresh or regenerate:
+        command = [sys.executable, str(ROOT / "bench" / "generate.py"), "--scale", scale.name,
+                   "--database-url", url]  # fmt: skip
+        subprocess.run(command, env=env, check=True)
+        return pgdb.dataset_info(url)
+    print(f"bench: reusing the {scale.name} dataset in {pgdb.database_name(url)}", flush=True)
+    leaves = migration_leaves()
+    if info.get("migrations") != leaves:
+        print("bench: migrating the dataset to the project's current migrations", flush=True)
+        migrate = [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"]
+        subprocess.run(migrate, env={**env, "DATABASE_URL": url}, check=True)
+        info = {**info, "migrations": leaves}
+        pgdb.analyze_and_mark(url, info)
+    return info
 
 
 def setup_django(url: str) -> None:
@@ -168,14 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = SCALES[args.scale]
     dataset = pgdb.dataset_url(args.database_url, scale.name)
-    started = time.perf_counter()
-    info = ensure_dataset(dataset, scale, args.regenerate)
     run = pgdb.run_url(dataset)
+    started = time.perf_counter()
+    setup_django(run)  # connects lazily: the run database is made below
+    info = ensure_dataset(dataset, scale, args.regenerate)
     print(
         f"bench: cloning {pgdb.database_name(dataset)} into {pgdb.database_name(run)}", flush=True
     )
     pgdb.clone(dataset, run)
-    setup_django(run)
     from bench.engine_bench import Context
 
     ctx = Context(scale=scale, now=NOW, url=run, repetitions=scale.repetitions)

@@ -1,4 +1,4 @@
-"""Each hot query of the worker and the queue uses its index (PostgreSQL's EXPLAIN).
+"""Each hot query of the worker, the queue and lead intake uses its index (EXPLAIN).
 
 The SQL is captured from the functions that run it (``bench.hot_queries``), so a change
 to a query is checked here as it is. A few thousand history rows are seeded so that
@@ -77,7 +77,7 @@ def plans(postgres_only, rep, teammate) -> dict[str, hot_queries.HotQuery]:
     for owner in (rep, teammate):
         _history(owner, LeadFactory.create_batch(10, owner=owner))
     with connection.cursor() as cursor:
-        cursor.execute("analyze cadences_task, cadences_outboundemail, leads_lead")
+        cursor.execute("analyze cadences_task, cadences_outboundemail, leads_lead, leads_account")
         cursor.execute("set local enable_seqscan = off")
     found = hot_queries.engine_queries(now=NOW, rep=rep, reps=[rep, teammate])
     return {query.name: query for query in found}
@@ -117,3 +117,11 @@ def test_sent_emails_not_yet_recorded_are_found_through_their_partial_index(plan
 
 def test_the_tick_finds_reps_with_changed_tasks_through_indexes_not_a_table_scan(plans):
     _uses(plans, "reps whose tasks changed", "task_created", "task_completed")
+
+
+def test_a_lead_is_found_by_email_in_any_case_through_an_index(plans):
+    _uses(plans, "a lead by email", "lead_email_upper")
+
+
+def test_an_account_is_found_by_name_in_any_case_through_an_index(plans):
+    _uses(plans, "an account by name", "account_name_upper")
