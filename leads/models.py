@@ -350,7 +350,7 @@ class TimeOff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rep} off {self.starts_on}–{self.ends_on}"
+        return f"{self.rep} off {self.starts_on} to {self.ends_on}"
 
 
 class ApiToken(models.Model):
