@@ -83,7 +83,7 @@ def test_a_csv_uploaded_in_the_browser_imports_with_a_live_progress_bar(
 
     worker = threading.Thread(target=_work_one_task, args=(time.monotonic() + 300,), daemon=True)
     worker.start()
-    expect(page.locator("#import-status")).not_to_have_text("Queued", timeout=30_000)
+    expect(page.locator("#import-status")).not_to_have_text("Queued", timeout=120_000)
     page.reload()  # the progress survives a reload: it is read from the import's row
     expect(bar).to_have_attribute("aria-valuenow", "100", timeout=240_000)
     worker.join(timeout=240)
