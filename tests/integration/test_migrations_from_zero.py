@@ -35,16 +35,17 @@ def newest_two(app: str) -> tuple[str, str]:
     return parent, leaf
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def database(tmp_path_factory):
+    """A database of its own, migrated from empty with the demo loaded. Per test, so
+    each test stands alone whichever xdist worker runs it."""
     with throwaway_database(tmp_path_factory.mktemp("migrations")) as url:
+        manage(url, "migrate", "--noinput")
+        manage(url, "seed_demo")
         yield url
 
 
 def test_every_migration_applies_from_an_empty_database_and_the_demo_loads(database):
-    manage(database, "migrate", "--noinput")
-    manage(database, "seed_demo")
-
     assert "[ ]" not in manage(database, "showmigrations")
     counts = row_counts(database)
     assert counts["leads_lead"] > 0 and counts["leads_touch"] > 0
