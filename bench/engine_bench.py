@@ -208,8 +208,9 @@ def smtp_sink() -> Iterator[CountingSink]:
         controller.stop()
 
 
-def due_cutoff(ctx: Context) -> dt.datetime | None:
-    """The moment when exactly ``emails`` automated emails have fallen due after NOW."""
+def due_cutoffs(ctx: Context, blocks: int) -> list[dt.datetime]:
+    """Moments when 1, 2, … ``blocks`` times ``emails`` automated emails have fallen due
+    after NOW: each repetition sends the next block, as successive morning bursts do."""
     from cadences.models import Task
 
     due = (
@@ -217,7 +218,19 @@ def due_cutoff(ctx: Context) -> dt.datetime | None:
         .order_by("due_at", "id")
         .values_list("due_at", flat=True)
     )
-    found = list(due[ctx.scale.emails - 1 : ctx.scale.emails])
+    n = ctx.scale.emails
+    cutoffs = []
+    for block in range(1, blocks + 1):
+        found = list(due[block * n - 1 : block * n])
+        if not found:
+            break
+        cutoffs.append(found[0])
+    return cutoffs
+
+
+def due_cutoff(ctx: Context) -> dt.datetime | None:
+    """The moment when exactly ``emails`` automated emails have fallen due after NOW."""
+    found = due_cutoffs(ctx, 1)
     return found[0] if found else None
 
 
@@ -231,18 +244,20 @@ def emails(ctx: Context) -> list[Result]:
         target=Target(200, "min", "≥ 200 /s"),
     )
     recording = Result("record_sent_emails: Touch + next step per sent email", unit="emails/s")
-    cutoff = due_cutoff(ctx)
-    if cutoff is None:
+    cutoffs = due_cutoffs(ctx, 1 + ctx.repetitions)
+    if len(cutoffs) < 2:
         sending.status = recording.status = "skipped"
-        sending.notes.append(f"fewer than {n} automated emails pending in the dataset")
+        sending.notes.append(f"fewer than {2 * n} automated emails pending in the dataset")
         return [sending, recording]
     work = (outbox_fill, deliver_due_emails, record_sent_emails)
     with smtp_sink() as sink:
-        figures = _send_once(cutoff, sink, *work, count_queries=True)  # the warm-up
+        # The warm-up counts queries and is undone; the timed runs commit as the worker
+        # does (each commit waits for the WAL to reach the disk), one block each.
+        figures = _send_once(cutoffs[0], sink, *work, count_queries=True, keep=False)
         _email_notes(sending, recording, figures)
         took = figures["fill_s"] + figures["deliver_s"] + figures["record_s"]
-        for _ in range(affordable(ctx.repetitions, took)):
-            figures = _send_once(cutoff, sink, *work, count_queries=False)
+        for cutoff in cutoffs[1 : 1 + affordable(ctx.repetitions, took)]:
+            figures = _send_once(cutoff, sink, *work, count_queries=False, keep=True)
             sending.samples.append(figures["sent"] / (figures["fill_s"] + figures["deliver_s"]))
             recording.samples.append(figures["recorded"] / figures["record_s"])
         sending.notes.append(
@@ -252,10 +267,10 @@ def emails(ctx: Context) -> list[Result]:
     return [sending, recording]
 
 
-def _send_once(cutoff, sink, fill, deliver, record, *, count_queries: bool) -> dict:
+def _send_once(cutoff, sink, fill, deliver, record, *, count_queries: bool, keep: bool) -> dict:
     figures: dict[str, float] = {}
     before = sink.count
-    with transaction.atomic():
+    with transaction.atomic() if not keep else _nothing():
         for step, work in (("fill", fill), ("deliver", deliver), ("record", record)):
             with counting_queries() if count_queries else _nothing() as counted:
                 started = time.perf_counter()
@@ -263,7 +278,8 @@ def _send_once(cutoff, sink, fill, deliver, record, *, count_queries: bool) -> d
                 figures[f"{step}_s"] = time.perf_counter() - started
             figures[f"{step}_queries"] = counted.value if counted is not None else 0
             figures[{"fill": "filled", "deliver": "handled", "record": "recorded"}[step]] = value
-        transaction.set_rollback(True)
+        if not keep:
+            transaction.set_rollback(True)
     figures["sent"] = sink.count - before
     return figures
 
