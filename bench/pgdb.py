@@ -51,8 +51,8 @@ def dataset_url(explicit: str | None, scale: str) -> str:
     return with_database(server_url(None), f"followup_bench_{scale}")
 
 
-def run_url(dataset: str) -> str:
-    return with_database(dataset, database_name(dataset) + "_run")
+def run_url(dataset: str, suffix: str = "run") -> str:
+    return with_database(dataset, f"{database_name(dataset)}_{suffix}")
 
 
 def _admin(url: str) -> psycopg.Connection:

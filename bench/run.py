@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -43,6 +44,12 @@ BENCHMARKS = (
 )
 
 
+def _run_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9_]{1,20}", value):
+        raise argparse.ArgumentTypeError(f"--run-name {value!r}: use 1-20 of a-z, 0-9 and _")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
@@ -57,6 +64,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--regenerate", action="store_true", help="rebuild the dataset first")
     parser.add_argument("--keep", action="store_true", help="keep the run database afterwards")
+    parser.add_argument(
+        "--run-name",
+        default="run",
+        type=_run_name,
+        help="suffix of the clone, <dataset>_<run-name>, so two runs can share a dataset",
+    )
     return parser.parse_args(argv)
 
 
@@ -177,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = SCALES[args.scale]
     dataset = pgdb.dataset_url(args.database_url, scale.name)
-    run = pgdb.run_url(dataset)
+    run = pgdb.run_url(dataset, args.run_name)
     started = time.perf_counter()
     setup_django(run)  # connects lazily: the run database is made below
     info = ensure_dataset(dataset, scale, args.regenerate)
