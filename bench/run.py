@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="rebuild the dataset first")
     parser.add_argument("--keep", action="store_true", help="keep the run database afterwards")
     parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run on the dataset itself, no clone: for a private copy only, writes that "
+        "the benchmarks commit (the day's queues, API leads) stay in it",
+    )
+    parser.add_argument(
         "--run-name",
         default="run",
         type=_run_name,
@@ -190,14 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = SCALES[args.scale]
     dataset = pgdb.dataset_url(args.database_url, scale.name)
-    run = pgdb.run_url(dataset, args.run_name)
+    run = dataset if args.in_place else pgdb.run_url(dataset, args.run_name)
     started = time.perf_counter()
     setup_django(run)  # connects lazily: the run database is made below
     info = ensure_dataset(dataset, scale, args.regenerate)
-    print(
-        f"bench: cloning {pgdb.database_name(dataset)} into {pgdb.database_name(run)}", flush=True
-    )
-    pgdb.clone(dataset, run)
+    if not args.in_place:
+        print(f"bench: cloning {pgdb.database_name(dataset)} into {pgdb.database_name(run)}")
+        pgdb.clone(dataset, run)
     from bench.engine_bench import Context
 
     ctx = Context(scale=scale, now=NOW, url=run, repetitions=scale.repetitions)
@@ -208,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep:
+        if not args.keep and not args.in_place:
             pgdb.drop(run)
     rows = ", ".join(f"{table_name} {n:,}" for table_name, n in info["rows"].items())
     heading = (
