@@ -32,6 +32,26 @@ INVARIANTS = {
            or l.last_outbound_at is distinct from t.last_out
            or l.last_touched_at is distinct from t.last_any
     """,
+    "leads whose speed-to-lead times disagree with their touches": """
+        select count(*) from leads_lead l left join (
+            select t.lead_id,
+                   min(t.occurred_at) filter (where t.direction = 'outbound') as attempt_at,
+                   min(t.occurred_at) filter (
+                       where t.outcome in ('connected', 'replied', 'meeting_booked')
+                   ) as connect_at
+            from leads_touch t join leads_lead c on c.id = t.lead_id
+            where t.occurred_at >= c.created_at
+            group by t.lead_id
+        ) f on f.lead_id = l.id
+        where l.first_attempt_at is distinct from f.attempt_at
+           or l.first_connect_at is distinct from f.connect_at
+    """,
+    "touches the touch-day summary miscounts (it must count each one up to its id)": """
+        select abs(coalesce((select sum(n) from cadences_touchday), 0) - (
+            select count(*) from leads_touch where id <= coalesce(
+                (select through_id from cadences_reportsummary where name = 'touch-days'), 0)
+        ))
+    """,
     "history after now (a tick at now would not be idle)": """
         select (select count(*) from cadences_task where created_at > %(now)s
                   or completed_at > %(now)s)

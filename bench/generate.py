@@ -264,8 +264,18 @@ def load_story(url: str, world: World) -> tuple[dict[str, loader.TableLoad], flo
         Story(world, emit).run()
     pass_seconds = time.perf_counter() - started
     loader.create_indexes(url, saved, loads)
+    fill_report_summaries()
     loader.finish_tables(url, loads)
     return loads, pass_seconds
+
+
+def fill_report_summaries() -> None:
+    """What ``touch_log`` and the worker keep for the reports, for the rows COPY loaded:
+    each lead's first attempt and connect, the touch-day summary (set-based, seconds)."""
+    from cadences import report_summaries
+
+    report_summaries.leads_first_times_fill()
+    report_summaries.touch_days_refresh(now=NOW, rebuild=True)
 
 
 def report(loads: dict[str, loader.TableLoad], seconds: dict[str, float]) -> str:

@@ -376,3 +376,39 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at}"
+
+
+class TouchDay(models.Model):
+    """Touches per day (read in ``time_zone`` of its summary), channel, direction and outcome.
+
+    Pre-aggregated for the channel mix: it counts the touches up to its summary's
+    ``through_id``; the report reads any newer touch live, so it is never behind.
+    """
+
+    day = models.DateField()
+    channel = models.CharField(max_length=20)
+    direction = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=20, blank=True)
+    n = models.PositiveBigIntegerField(default=0, help_text="How many touches")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "direction", "outcome"], name="one_touch_day_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.direction} {self.outcome}: {self.n}"
+
+
+class ReportSummary(models.Model):
+    """How far a pre-aggregated report table goes: the last row it counts, and when."""
+
+    name = models.CharField(max_length=50, unique=True)
+    through_id = models.BigIntegerField(default=0)
+    time_zone = models.CharField(max_length=64, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} through #{self.through_id}"

@@ -241,6 +241,13 @@ def channel_mix(report: dict) -> Section:
     )
     if not report["total"]:
         section.empty = "No outbound touch was made in this period."
+    refreshed = report.get("summary_refreshed_at")
+    if refreshed:
+        at = dt.datetime.fromisoformat(refreshed).astimezone(dt.UTC).strftime("%d %b %H:%M UTC")
+        section.notes.append(
+            f"Counted from the hourly touch summary (last refreshed {at}) plus every touch "
+            "logged since, read live: the figures are current."
+        )
     return section
 
 

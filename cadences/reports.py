@@ -38,14 +38,15 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce, Least, TruncDate
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.timezone import now as clock_now
 
-from cadences import report_workload, scheduling
-from cadences.models import Enrolment, Task
+from cadences import report_summaries, report_workload, scheduling
+from cadences.models import Enrolment, Task, TouchDay
 from leads.models import CONNECT_OUTCOMES, Lead, LeadStatus, Touch
 
 OUTBOUND = Touch.Direction.OUTBOUND
@@ -255,19 +256,16 @@ def percentile(values: list[float], fraction: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _first_touch_at(touches: QuerySet[Touch]) -> Subquery:
-    after_creation = touches.filter(lead=OuterRef("pk"), occurred_at__gte=OuterRef("created_at"))
-    return Subquery(after_creation.order_by("occurred_at").values("occurred_at")[:1])
-
-
 def _new_leads(period: Period, rep: AbstractBaseUser | None) -> QuerySet[Lead]:
-    """Leads created in the period, with the seconds to their first attempt and connect."""
-    first_attempt = _first_touch_at(Touch.objects.filter(direction=OUTBOUND))
-    first_connect = _first_touch_at(Touch.objects.filter(outcome__in=CONNECT_OUTCOMES))
+    """Leads created in the period, with the seconds to their first attempt and connect.
+
+    Both times are kept on the lead as touches are logged (``leads.touches``), so this
+    reads the leads created in the period and never their touches.
+    """
     leads = _owned_by(Lead.objects.filter(period.contains("created_at")), rep)
-    return leads.annotate(attempt_at=first_attempt, connect_at=first_connect).annotate(
-        attempt=F("attempt_at") - F("created_at"), connect=F("connect_at") - F("created_at")
-    )
+    return leads.annotate(
+        attempt_at=F("first_attempt_at"), connect_at=F("first_connect_at")
+    ).annotate(attempt=F("attempt_at") - F("created_at"), connect=F("connect_at") - F("created_at"))
 
 
 def _seconds(value: dt.timedelta | float | None) -> float | None:
@@ -376,6 +374,53 @@ def speed_to_lead(
 # --- 4. channel mix ---------------------------------------------------------------------------
 
 
+CONNECTED = ("connected", "meeting_booked")
+
+
+def _channel_counts(count: Callable[[Q], Aggregate]) -> dict[str, Aggregate]:
+    outbound = Q(direction=OUTBOUND)
+    return {
+        "touches": count(outbound),
+        "connects": count(outbound & Q(outcome__in=CONNECTED)),
+        "meetings": count(Q(outcome="meeting_booked")),
+        "replies": count(Q(direction=INBOUND, outcome="replied")),
+    }
+
+
+def _live_channel_rows(touches: QuerySet[Touch]) -> QuerySet:
+    counts = _channel_counts(lambda q: Count("pk", filter=q))
+    return touches.order_by().values("channel").annotate(**counts)
+
+
+def _team_channel_rows(period: Period) -> tuple[list[dict], report_summaries.Freshness]:
+    """The summary's days of the period plus the touches logged since it was refreshed:
+    two queries, whatever the number of touches."""
+    state = report_summaries.touch_days_state()
+    summed = TouchDay.objects.filter(day__gte=period.date_from, day__lte=period.date_to)
+    if not state.through_id:  # none, or made in another time zone: read everything live
+        summed = summed.none()
+    summary = (
+        summed.order_by()
+        .values("channel")
+        .annotate(**_channel_counts(lambda q: Coalesce(Sum("n", filter=q), 0)))
+    )
+    since = Touch.objects.filter(period.contains("occurred_at"), id__gt=state.through_id)
+    rows = list(summary.union(_live_channel_rows(since), all=True))
+    return rows, state
+
+
+def _merged_by_channel(rows: list[dict]) -> dict[str, dict[str, int]]:
+    merged: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts = merged.setdefault(row["channel"], dict.fromkeys(_CHANNEL_COUNTS, 0))
+        for name in _CHANNEL_COUNTS:
+            counts[name] += row[name]
+    return dict(sorted(merged.items()))
+
+
+_CHANNEL_COUNTS = ("touches", "connects", "meetings", "replies")
+
+
 def channel_mix(
     *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
 ) -> dict[str, object]:
@@ -383,26 +428,22 @@ def channel_mix(
 
     A connect is an outbound touch whose outcome is connected or meeting booked; a reply
     is an inbound touch with outcome replied on that channel in the period. Rates are of
-    the channel's outbound touches. One query.
+    the channel's outbound touches. The whole team's figures come from the daily summary
+    (``TouchDay``) plus every touch logged since its refresh, read live (two queries);
+    ``summary_refreshed_at`` says when that was. One rep's come from their leads'
+    touches (one query).
     """
-    touches = Touch.objects.filter(period.contains("occurred_at"))
-    if rep is not None:
-        touches = touches.filter(lead__owner=rep)
-    outbound = Q(direction=OUTBOUND)
-    rows = (
-        touches.order_by("channel")
-        .values("channel")
-        .annotate(
-            touches=Count("pk", filter=outbound),
-            connects=Count("pk", filter=outbound & Q(outcome__in=["connected", "meeting_booked"])),
-            meetings=Count("pk", filter=Q(outcome="meeting_booked")),
-            replies=Count("pk", filter=Q(direction=INBOUND, outcome="replied")),
-        )
-    )
-    rows = list(rows)
-    total = sum(row["touches"] for row in rows)
+    refreshed_at = None
+    if rep is None:
+        rows, state = _team_channel_rows(period)
+        refreshed_at = state.refreshed_at.isoformat() if state.refreshed_at else None
+    else:
+        touches = Touch.objects.filter(period.contains("occurred_at"), lead__owner=rep)
+        rows = list(_live_channel_rows(touches))
+    by_channel = _merged_by_channel(rows)
+    total = sum(row["touches"] for row in by_channel.values())
     channels = {
-        row["channel"]: {
+        name: {
             "touches": row["touches"],
             "share_pct": pct(row["touches"], total),
             "connects": row["connects"],
@@ -411,9 +452,9 @@ def channel_mix(
             "reply_pct": pct(row["replies"], row["touches"]),
             "meetings": row["meetings"],
         }
-        for row in rows
+        for name, row in by_channel.items()
     }
-    return {"total": total, "channels": channels}
+    return {"total": total, "channels": channels, "summary_refreshed_at": refreshed_at}
 
 
 # --- 5. step results --------------------------------------------------------------------------

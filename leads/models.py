@@ -151,6 +151,13 @@ class Lead(models.Model):
     last_touched_at = models.DateTimeField(null=True, blank=True)
     last_outbound_at = models.DateTimeField(null=True, blank=True)
     touch_count = models.PositiveIntegerField(default=0, help_text="Outbound touches so far")
+    # Speed to lead, kept with each touch so the report reads leads, not 10M touches.
+    first_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="First outbound touch at or after creation"
+    )
+    first_connect_at = models.DateTimeField(
+        null=True, blank=True, help_text="First connecting touch at or after creation"
+    )
     notes = models.TextField(blank=True)
 
     class Meta:

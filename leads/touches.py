@@ -26,7 +26,7 @@ from cadences.services import (
     stop_channel,
     task_finish,
 )
-from leads.models import INTENT_SIGNALS, Lead, LeadStatus, Signal, Touch
+from leads.models import CONNECT_OUTCOMES, INTENT_SIGNALS, Lead, LeadStatus, Signal, Touch
 from leads.suppression import suppress_email
 
 EMAIL_STOPPERS = ("bounced", "unsubscribed")
@@ -150,11 +150,32 @@ def _count_touch(lead: Lead, touch: Touch) -> None:
         lead.first_touched_at = min(filter(None, [lead.first_touched_at, at]))
         lead.last_outbound_at = max(filter(None, [lead.last_outbound_at, at]))
         fields += ["touch_count", "first_touched_at", "last_outbound_at"]
+    fields += first_times_of(lead, touch)
     if lead.status == LeadStatus.NEW:
         lead.status = LeadStatus.WORKING
         lead.status_changed_at = at
         fields += ["status", "status_changed_at"]
     lead.save(update_fields=fields)
+
+
+def first_times_of(lead: Lead, touch: Touch) -> list[str]:
+    """Move the lead's first attempt and first connect to this touch if it is earlier.
+
+    Speed to lead counts from the lead's creation: a touch before it (an imported
+    history) is neither. Returns the fields changed, for ``save(update_fields=...)``.
+    """
+    at = touch.occurred_at
+    if at < lead.created_at:
+        return []
+    fields = []
+    if touch.is_outbound and (lead.first_attempt_at is None or at < lead.first_attempt_at):
+        lead.first_attempt_at = at
+        fields.append("first_attempt_at")
+    connects = touch.outcome in CONNECT_OUTCOMES
+    if connects and (lead.first_connect_at is None or at < lead.first_connect_at):
+        lead.first_connect_at = at
+        fields.append("first_connect_at")
+    return fields
 
 
 def _apply_outcome(lead: Lead, kind: str, *, at: dt.datetime) -> None:

@@ -173,7 +173,12 @@ def test_commands_refuse_bad_arguments_with_a_clear_reason(rep, args, message):
 
 def test_migrate_creates_the_worker_schedules_once(db):
     names = sorted(Schedule.objects.values_list("name", flat=True))
-    assert names == ["followup-repair", "followup-tick", "followup-trim-task-history"]
+    assert names == [
+        "followup-repair",
+        "followup-report-summaries",
+        "followup-tick",
+        "followup-trim-task-history",
+    ]
     tick = Schedule.objects.get(name="followup-tick")
     assert (tick.func, tick.schedule_type, tick.minutes) == ("cadences.tasks.tick", "I", 1)
 

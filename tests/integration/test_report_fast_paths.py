@@ -1,0 +1,206 @@
+"""The reports' fast paths agree with a straightforward computation from the touches.
+
+Speed to lead reads times kept on the lead; the team's channel mix reads a daily
+summary plus the touches logged since its refresh. On a varied history, logged through
+``touch_log`` as the app logs touches, both must give what a plain Python pass over
+every touch gives, before and after a refresh and after more touches. Runs on SQLite
+and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+
+from cadences import report_summaries
+from cadences.models import ReportSummary, TouchDay
+from cadences.reports import CONNECTED, percentile, report_json
+from leads.models import CONNECT_OUTCOMES, Lead, Touch
+from leads.touches import touch_log
+from tests.factories import LeadFactory, RepFactory
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+PERIOD = (dt.date(2027, 3, 1), dt.date(2027, 3, 31))
+NOW = dt.datetime(2027, 4, 2, 12, tzinfo=UTC)
+CHANNELS = ("call", "email", "social", "sms")
+OUTCOMES = ("", "no_answer", "voicemail", "connected", "meeting_booked", "sent", "replied")
+SOURCES = ("web", "event", "")
+
+
+def varied_history(seed: int, leads: int = 40) -> list[Lead]:
+    """Leads created around March, each with 0-8 touches of every kind, some before the
+    lead existed, some on the period's edges (read in TIME_ZONE)."""
+    chance = random.Random(seed)
+    reps = [RepFactory(username=f"rep{seed}_{i}") for i in range(3)]
+    start = dt.datetime(2027, 2, 20, tzinfo=UTC)
+    made = []
+    for _ in range(leads):
+        created = start + dt.timedelta(minutes=chance.randrange(0, 45 * 24 * 60))
+        lead = LeadFactory(
+            owner=chance.choice(reps), source=chance.choice(SOURCES), created_at=created
+        )
+        for _ in range(chance.randrange(0, 9)):
+            log(lead, created + dt.timedelta(minutes=chance.randrange(-3000, 20000)), chance)
+        made.append(lead)
+    return made
+
+
+def log(lead: Lead, when: dt.datetime, chance: random.Random) -> None:
+    touch_log(
+        lead=lead,
+        rep=lead.owner,
+        channel=chance.choice(CHANNELS),
+        outcome=chance.choice(OUTCOMES),
+        occurred_at=when,
+        now=NOW,
+    )
+
+
+# --- the straightforward computations ---------------------------------------------------
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+
+
+def in_period(moment: dt.datetime) -> bool:
+    return PERIOD[0] <= local_day(moment) <= PERIOD[1]
+
+
+def plain_channel_mix() -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for t in Touch.objects.all():
+        if not in_period(t.occurred_at):
+            continue
+        row = counts.setdefault(t.channel, {"touches": 0, "connects": 0, "replies": 0})
+        outbound = t.direction == Touch.Direction.OUTBOUND
+        row["touches"] += outbound
+        row["connects"] += outbound and t.outcome in CONNECTED
+        row["replies"] += t.direction == Touch.Direction.INBOUND and t.outcome == "replied"
+    return dict(sorted(counts.items()))
+
+
+def fast_channel_mix() -> dict[str, dict[str, int]]:
+    report = report_json("channel-mix", *PERIOD, None, now=NOW)
+    return {
+        name: {k: row[k] for k in ("touches", "connects", "replies")}
+        for name, row in report["channels"].items()
+    }
+
+
+def plain_speed_to_lead() -> dict[str, object]:
+    attempts, connects, leads = [], [], 0
+    for lead in Lead.objects.all():
+        if not in_period(lead.created_at):
+            continue
+        leads += 1
+        after = [t for t in lead.touches.all() if t.occurred_at >= lead.created_at]
+        tried = [t.occurred_at for t in after if t.direction == Touch.Direction.OUTBOUND]
+        reached = [t.occurred_at for t in after if t.outcome in CONNECT_OUTCOMES]
+        if tried:
+            attempts.append((min(tried) - lead.created_at).total_seconds())
+        if reached:
+            connects.append((min(reached) - lead.created_at).total_seconds())
+
+    def summary(values: list[float]) -> dict[str, float | None]:
+        return {
+            q: None if not values else round(percentile(values, f), 1)
+            for q, f in (("median", 0.5), ("p90", 0.9))
+        }
+
+    return {
+        "leads": leads,
+        "attempted": len(attempts),
+        "connected": len(connects),
+        "first_attempt_seconds": summary(attempts),
+        "first_connect_seconds": summary(connects),
+    }
+
+
+def fast_speed_to_lead() -> dict[str, object]:
+    report = report_json("speed-to-lead", *PERIOD, None, now=NOW)
+    keys = ("leads", "attempted", "connected", "first_attempt_seconds", "first_connect_seconds")
+    return {k: report[k] for k in keys}
+
+
+# --- speed to lead ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_speed_to_lead_from_the_leads_times_matches_a_pass_over_every_touch(seed):
+    varied_history(seed)
+    assert fast_speed_to_lead() == plain_speed_to_lead()
+
+
+def test_an_earlier_touch_logged_later_moves_the_first_attempt_back():
+    lead = LeadFactory(created_at=dt.datetime(2027, 3, 10, 9, tzinfo=UTC))
+    at = dt.datetime(2027, 3, 10, 12, tzinfo=UTC)
+    touch_log(lead=lead, rep=lead.owner, channel="call", outcome="no_answer", occurred_at=at,
+              now=NOW)  # fmt: skip
+    earlier = at - dt.timedelta(hours=2)
+    touch_log(lead=lead, rep=lead.owner, channel="email", outcome="replied", occurred_at=earlier,
+              now=NOW)  # fmt: skip
+    lead.refresh_from_db()
+    # The reply is inbound: a connect, not an attempt.
+    assert (lead.first_attempt_at, lead.first_connect_at) == (at, earlier)
+
+
+# --- channel mix ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_team_channel_mix_matches_a_pass_over_every_touch_before_and_after_a_refresh(seed):
+    leads = varied_history(seed)
+    assert fast_channel_mix() == plain_channel_mix()  # nothing summarised yet: all live
+
+    report_summaries.touch_days_refresh(now=NOW)
+    assert TouchDay.objects.exists()
+    assert fast_channel_mix() == plain_channel_mix()
+
+    chance = random.Random(seed)
+    for lead in leads[:10]:  # logged after the refresh, some inside the period
+        log(
+            lead,
+            dt.datetime(2027, 3, 1, 3, tzinfo=UTC) + dt.timedelta(days=chance.random()),
+            chance,
+        )
+    assert fast_channel_mix() == plain_channel_mix()
+
+    report_summaries.touch_days_refresh(now=NOW)
+    assert fast_channel_mix() == plain_channel_mix()
+
+
+def test_a_refresh_counts_each_touch_once_and_says_when_it_ran():
+    varied_history(6, leads=10)
+    first = report_summaries.touch_days_refresh(now=NOW)
+    again = report_summaries.touch_days_refresh(now=NOW + dt.timedelta(hours=1))
+    assert sum(TouchDay.objects.values_list("n", flat=True)) == Touch.objects.count()
+    assert again.through_id == first.through_id == Touch.objects.latest("id").id
+    report = report_json("channel-mix", *PERIOD, None, now=NOW)
+    assert report["summary_refreshed_at"] == (NOW + dt.timedelta(hours=1)).isoformat()
+
+
+def test_a_summary_made_in_another_time_zone_is_not_used(settings):
+    lead = LeadFactory()
+    # 02:00 UTC on 1 March is still 28 February in New York.
+    touch_log(lead=lead, rep=lead.owner, channel="call", outcome="no_answer",
+              occurred_at=dt.datetime(2027, 3, 1, 2, tzinfo=UTC), now=NOW)  # fmt: skip
+    settings.TIME_ZONE = "UTC"
+    report_summaries.touch_days_refresh(now=NOW)
+    assert (
+        fast_channel_mix()
+        == plain_channel_mix()
+        == {"call": {"touches": 1, "connects": 0, "replies": 0}}
+    )
+
+    settings.TIME_ZONE = "America/New_York"
+    assert fast_channel_mix() == plain_channel_mix() == {}
+    report_summaries.touch_days_refresh(now=NOW)  # rebuilt in the new zone
+    assert ReportSummary.objects.get().time_zone == "America/New_York"
+    assert fast_channel_mix() == plain_channel_mix() == {}
