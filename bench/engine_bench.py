@@ -77,7 +77,7 @@ def repeat_in_rollback(
 
 
 def morning_tick(ctx: Context) -> Result:
-    from cadences.queues import queues_refresh
+    from cadences.queues import QUEUE_BATCH, queues_refresh
 
     result = Result(
         "morning tick: queues_refresh, every rep's queue",
@@ -97,7 +97,10 @@ def morning_tick(ctx: Context) -> Result:
     result.samples, built, queries = repeat_in_rollback(ours, repetitions=ctx.repetitions)
     result.floor, by_floor, _ = repeat_in_rollback(floor, repetitions=ctx.repetitions)
     items = sum(q[2] + q[4] + q[6] for q in built)
-    result.notes.append(f"{len(built):,} queues, {items:,} queue items, {plural(queries, 'query')}")
+    result.notes.append(
+        f"{len(built):,} queues, {items:,} queue items, {plural(queries, 'query')} "
+        f"(batches of {QUEUE_BATCH} reps)"
+    )
     same = built == by_floor
     result.extra_checks.append(("the floor writes the same queues", same))
     if not same:

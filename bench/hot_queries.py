@@ -42,7 +42,7 @@ def engine_queries(
 ) -> list[HotQuery]:
     """The worker's and the queue's hot queries, as of ``now``; the due-email query as of
     ``emails_due_at`` (a moment when emails are due), if given."""
-    from cadences import outbox, queues
+    from cadences import outbox, queues, tick
     from leads import services
 
     day = queues.rep_day(rep, None, now)
@@ -51,8 +51,9 @@ def engine_queries(
     wanted = (
         ("a rep's queue: tasks of one rep-day (cadences.queues._rows_for)",
          ("task_pending_manual_rep_due",), lambda: queues._rows_for([day]), "cadences_task"),
-        ("the morning: tasks of every rep-day (cadences.queues._rows_for)",
-         ("task_pending_manual_rep_due",), lambda: queues._rows_for(days), "cadences_task"),
+        ("the morning: tasks of a batch of rep-days counted (cadences.queues._tallies)",
+         ("task_pending_manual_rep_due",), lambda: queues._tallies(days[: queues.QUEUE_BATCH]),
+         "cadences_task"),
         ("due auto emails (cadences.outbox.due_auto_tasks)", ("task_pending_auto_due",),
          lambda: list(outbox.due_auto_tasks(due_at, 500)), "cadences_task"),
         ("the next ready email, locked (cadences.outbox.claim_one)", ("outbox_ready",),
@@ -61,9 +62,11 @@ def engine_queries(
          ("outbox_sending_lease",), lambda: outbox.release_expired_leases(now=now), "update"),
         ("sent emails not yet recorded (cadences.outbox.record_sent_emails)",
          ("outbox_sent_unrecorded",), outbox.record_sent_emails, "cadences_outboundemail"),
-        ("reps whose tasks changed since the last tick (cadences.queues._reps_changed_since)",
-         ("task_created", "task_completed"), lambda: queues._reps_changed_since(now),
+        ("reps whose tasks changed since the last tick (cadences.queues.queues_refresh)",
+         ("task_created", "task_completed"), lambda: queues.queues_refresh(now=now, since=now),
          "cadences_task"),
+        ("is an automated email due (cadences.tick.auto_email_due)", ("task_pending_auto_due",),
+         lambda: tick.auto_email_due(now), "cadences_task"),
         ("a lead by email, for every API post (leads.services.lead_find_by_email)",
          ("lead_email_upper",), lambda: services.lead_find_by_email("Ann.Lee@Example.com"),
          "leads_lead"),

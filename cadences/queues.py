@@ -4,18 +4,23 @@ A queue is read live from the task table with the pure ``scheduling.assemble_que
 so the Today page, the API and ``manage.py queue`` always agree. The tick also
 materialises a ``DailyQueue`` row per rep and day (assembled when the rep's day
 begins, refreshed when their tasks change) with the day's totals, for progress and
-for managers' reports.
+for managers' reports. Those totals need no ordering (how many tasks a capped section
+keeps does not depend on which), so the tick counts tasks in SQL, a batch of reps per
+query, and never loads the tasks themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import reduce
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from cadences import scheduling
 from cadences.models import DailyQueue, Task
@@ -114,7 +119,7 @@ def _candidate(row: dict) -> scheduling.QueueCandidate:
 
 
 def assemble(day: RepDay, rows: Iterable[dict]) -> tuple[scheduling.AssembledQueue, dict]:
-    """Assemble one rep's day from that rep's rows (see ``group_by_rep``)."""
+    """Assemble one rep's day from that rep's rows."""
     mine = {row["id"]: row for row in rows if _belongs(row, day)}
     assembled = scheduling.assemble_queue(
         (_candidate(row) for row in mine.values()),
@@ -159,82 +164,194 @@ def queue_for_rep(
 
 # --- materialising: the tick's part ------------------------------------------------------
 
+# Reps per batch of the morning: each batch is one counting query and one write, so the
+# worker holds a batch's counts, never every rep's tasks.
+QUEUE_BATCH = 100
+COUNT_FIELDS = (
+    "calls_total",
+    "calls_done",
+    "emails_total",
+    "emails_done",
+    "other_total",
+    "other_done",
+    "rolled_over_calls",
+    "rolled_over_emails",
+)
+REP_FIELDS = (
+    "id",
+    "rep_profile__timezone",
+    "rep_profile__call_capacity",
+    "rep_profile__email_capacity",
+)
 
-def _counts(assembled: scheduling.AssembledQueue) -> dict[str, int]:
-    def done(entries: tuple[scheduling.QueueEntry, ...]) -> int:
-        return sum(1 for e in entries if e.candidate.status != Task.Status.PENDING)
 
+@dataclass
+class Tally:
+    """How many of a rep's tasks for the day are in each section, pending or finished."""
+
+    pending: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    finished: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, *, channel: str, status: str, count: int) -> None:
+        section = scheduling.section_for_channel(channel)
+        bucket = self.pending if status == Task.Status.PENDING else self.finished
+        bucket[section] += count
+
+
+def capped(*, finished: int, pending: int, capacity: int) -> tuple[int, int]:
+    """(items kept, pending rolled over) of a capped section, as ``scheduling.assemble_queue``
+    caps it: every finished task stays, pending ones fill the room left. Which ones are kept
+    depends on the queue's order; how many does not, so the counts need no ordering."""
+    kept = min(pending, max(capacity - finished, 0))
+    return finished + kept, pending - kept
+
+
+def queue_counts(day: RepDay, tally: Tally) -> dict[str, int]:
+    """The ``DailyQueue`` totals of one rep-day, from the day's tally."""
+    calls, rolled_calls = capped(
+        finished=tally.finished["calls"],
+        pending=tally.pending["calls"],
+        capacity=day.call_capacity,
+    )
+    emails, rolled_emails = capped(
+        finished=tally.finished["emails"],
+        pending=tally.pending["emails"],
+        capacity=day.email_capacity,
+    )
     return {
-        "calls_total": len(assembled.calls),
-        "calls_done": done(assembled.calls),
-        "emails_total": len(assembled.emails),
-        "emails_done": done(assembled.emails),
-        "other_total": len(assembled.other),
-        "other_done": done(assembled.other),
-        "rolled_over_calls": assembled.rolled_over.get("call", 0),
-        "rolled_over_emails": assembled.rolled_over.get("email", 0),
+        "calls_total": calls,
+        "calls_done": tally.finished["calls"],
+        "emails_total": emails,
+        "emails_done": tally.finished["emails"],
+        "other_total": tally.pending["other"] + tally.finished["other"],
+        "other_done": tally.finished["other"],
+        "rolled_over_calls": rolled_calls,
+        "rolled_over_emails": rolled_emails,
     }
 
 
-def queues_refresh(*, now: dt.datetime, since: dt.datetime | None) -> int:
+def queues_refresh(
+    *, now: dt.datetime, since: dt.datetime | None, batch_size: int = QUEUE_BATCH
+) -> int:
     """Assemble the queue of every rep whose local day has begun; refresh changed ones.
 
     A queue is (re)assembled when it does not exist yet for the rep's today, or when
-    one of the rep's tasks was created or finished since the previous tick.
+    one of the rep's tasks was created or finished since the previous tick; with no
+    ``since``, every rep's queue is. An idle tick finds nothing to do in two small
+    queries, whatever the number of reps.
     """
-    reps = list(active_reps().select_related("rep_profile"))
-    days = {rep.id: rep_day(rep, None, now) for rep in reps}
-    existing = {
-        q.rep_id: q
-        for q in DailyQueue.objects.filter(rep_id__in=days, date__in={d.day for d in days.values()})
-        if q.date == days[q.rep_id].day
-    }
-    changed = _reps_changed_since(since) if since else set(days)
-    due = [d for rep_id, d in days.items() if rep_id not in existing or rep_id in changed]
-    if not due:
-        return 0
-    rows = group_by_rep(_rows_for(due))
-    fresh, stale = [], []
-    for day in due:
-        counts = _counts(assemble(day, rows.get(day.rep_id, []))[0])
-        queue = existing.get(day.rep_id)
-        if queue is None:
-            fresh.append(
-                DailyQueue(
-                    rep_id=day.rep_id, date=day.day, assembled_at=now, refreshed_at=now, **counts
-                )
-            )
-        else:
-            for field, value in counts.items():
-                setattr(queue, field, value)
-            queue.refreshed_at = now
-            stale.append(queue)
-    # ignore_conflicts: two overlapping ticks may both assemble the same morning queue.
-    DailyQueue.objects.bulk_create(fresh, ignore_conflicts=True)
-    DailyQueue.objects.bulk_update(stale, [*_counts_fields(), "refreshed_at"], batch_size=500)
-    return len(due)
+    reps = active_reps()
+    if since is not None:
+        reps = reps.filter(_without_queue_today(now) | Q(id__in=_reps_changed_since(since)))
+    # Reps sharing a day's bounds side by side: each batch's query has few arms.
+    days = sorted(_rep_days(reps.values(*REP_FIELDS), now), key=lambda d: (d.start, d.rep_id))
+    for start in range(0, len(days), batch_size):
+        _queues_write(days[start : start + batch_size], now=now)
+    return len(days)
 
 
-def _counts_fields() -> list[str]:
-    return [
-        "calls_total",
-        "calls_done",
-        "emails_total",
-        "emails_done",
-        "other_total",
-        "other_done",
-        "rolled_over_calls",
-        "rolled_over_emails",
-    ]
-
-
-def _reps_changed_since(since: dt.datetime) -> set[int]:
-    touched = Task.objects.filter(Q(created_at__gt=since) | Q(completed_at__gt=since))
-    return set(touched.values_list("rep_id", flat=True).distinct())
-
-
-def group_by_rep(rows: Iterable[dict]) -> dict[int, list[dict]]:
-    grouped: dict[int, list[dict]] = defaultdict(list)
+def _rep_days(rows: Iterable[dict], now: dt.datetime) -> list[RepDay]:
+    """Each rep's day, as ``rep_day`` makes it, from narrow rows: one day per time zone."""
+    zones: dict[str, tuple[dt.date, dt.datetime, dt.datetime]] = {}
+    days = []
     for row in rows:
-        grouped[row["rep_id"]].append(row)
-    return grouped
+        tz = row["rep_profile__timezone"] or settings.TIME_ZONE
+        if tz not in zones:
+            day = scheduling.local_date(now, tz)
+            zones[tz] = (day, *scheduling.local_day_bounds(day, tz))
+        day, start, end = zones[tz]
+        call_capacity, email_capacity = (
+            row["rep_profile__call_capacity"],
+            row["rep_profile__email_capacity"],
+        )
+        days.append(
+            RepDay(
+                rep_id=row["id"],
+                day=day,
+                tz=tz,
+                start=start,
+                end=end,
+                call_capacity=50 if call_capacity is None else call_capacity,
+                email_capacity=50 if email_capacity is None else email_capacity,
+            )
+        )
+    return days
+
+
+def _without_queue_today(now: dt.datetime) -> Q:
+    """Reps with no ``DailyQueue`` for their local today: one arm per time zone in use."""
+    default = settings.TIME_ZONE
+    in_use = RepProfile.objects.order_by().values_list("timezone", flat=True).distinct()
+    zones = {tz or default for tz in in_use}
+    arms = []
+    for tz in sorted(zones | {default}):
+        in_zone = Q(rep_profile__timezone=tz)
+        if tz == default:
+            in_zone |= Q(rep_profile__timezone="") | Q(rep_profile__isnull=True)
+        today = DailyQueue.objects.filter(rep=OuterRef("pk"), date=scheduling.local_date(now, tz))
+        arms.append(in_zone & ~Exists(today))
+    return reduce(operator.or_, arms)
+
+
+def _reps_changed_since(since: dt.datetime) -> QuerySet:
+    """Reps with a task created or finished since ``since`` (indexes ``task_created`` and
+    ``task_completed``; without them every tick read the whole task table)."""
+    touched = Task.objects.filter(Q(created_at__gt=since) | Q(completed_at__gt=since))
+    return touched.values("rep_id")
+
+
+def _queues_write(days: list[RepDay], *, now: dt.datetime) -> None:
+    """Count and write one batch of rep-days: one query to count, one to write."""
+    tallies = _tallies(days)
+    queues = [
+        DailyQueue(
+            rep_id=day.rep_id,
+            date=day.day,
+            assembled_at=now,
+            refreshed_at=now,
+            **queue_counts(day, tallies[day.rep_id]),
+        )
+        for day in days
+    ]
+    # An existing queue keeps its assembled_at and takes the new counts; two overlapping
+    # ticks may both write the same queue, and the unique (rep, date) makes that one row.
+    DailyQueue.objects.bulk_create(
+        queues,
+        update_conflicts=True,
+        unique_fields=["rep", "date"],
+        update_fields=[*COUNT_FIELDS, "refreshed_at"],
+    )
+
+
+def _tallies(days: list[RepDay]) -> dict[int, Tally]:
+    """The tasks of these rep-days counted per rep, channel and status, in one query.
+
+    The same tasks as ``_rows_for``, each rep within its own day: one pair of arms per
+    day's bounds (reps in one time zone share them), each arm an index range scan.
+    """
+    tallies: dict[int, Tally] = defaultdict(Tally)
+    by_bounds: dict[tuple[dt.datetime, dt.datetime], list[int]] = defaultdict(list)
+    for day in days:
+        by_bounds[(day.start, day.end)].append(day.rep_id)
+    arms = []
+    for (start, end), rep_ids in by_bounds.items():
+        arms.append(Q(rep_id__in=rep_ids, status=Task.Status.PENDING, due_at__lt=end))
+        arms.append(
+            Q(
+                rep_id__in=rep_ids,
+                status__in=QUEUE_STATUSES_SHOWN_DONE,
+                completed_at__gte=start,
+                completed_at__lt=end,
+            )
+        )
+    if not arms:
+        return tallies
+    counted = (
+        Task.objects.filter(reduce(operator.or_, arms), mode="manual")
+        .values_list("rep_id", "channel", "status")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for rep_id, channel, status, count in counted:
+        tallies[rep_id].add(channel=channel, status=status, count=count)
+    return tallies

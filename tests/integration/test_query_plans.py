@@ -125,3 +125,7 @@ def test_a_lead_is_found_by_email_in_any_case_through_an_index(plans):
 
 def test_an_account_is_found_by_name_in_any_case_through_an_index(plans):
     _uses(plans, "an account by name", "account_name_upper")
+
+
+def test_the_tick_looks_for_a_due_automated_email_through_the_pending_auto_index(plans):
+    _uses(plans, "is an automated email due", "task_pending_auto_due")
