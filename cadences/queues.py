@@ -20,7 +20,7 @@ from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from cadences import scheduling
 from cadences.models import DailyQueue, Task
@@ -279,17 +279,21 @@ def _rep_days(rows: Iterable[dict], now: dt.datetime) -> list[RepDay]:
 
 
 def _without_queue_today(now: dt.datetime) -> Q:
-    """Reps with no ``DailyQueue`` for their local today: one arm per time zone in use."""
+    """Reps with no ``DailyQueue`` for their local today. The zones in use share two or
+    three local dates at any moment: one arm per date, not one per zone."""
     default = settings.TIME_ZONE
     in_use = RepProfile.objects.order_by().values_list("timezone", flat=True).distinct()
-    zones = {tz or default for tz in in_use}
+    zones_on: dict[dt.date, list[str]] = defaultdict(list)
+    for tz in sorted({tz or default for tz in in_use} | {default}):
+        zones_on[scheduling.local_date(now, tz)].append(tz)
     arms = []
-    for tz in sorted(zones | {default}):
-        in_zone = Q(rep_profile__timezone=tz)
-        if tz == default:
-            in_zone |= Q(rep_profile__timezone="") | Q(rep_profile__isnull=True)
-        today = DailyQueue.objects.filter(rep=OuterRef("pk"), date=scheduling.local_date(now, tz))
-        arms.append(in_zone & ~Exists(today))
+    for today, zones in zones_on.items():
+        in_zones = Q(rep_profile__timezone__in=zones)
+        if default in zones:
+            in_zones |= Q(rep_profile__timezone="") | Q(rep_profile__isnull=True)
+        # NOT IN, not NOT EXISTS: one pass over the day's queues, hashed, not a probe a rep.
+        queued = DailyQueue.objects.filter(date=today).values("rep_id")
+        arms.append(in_zones & ~Q(pk__in=queued))
     return reduce(operator.or_, arms)
 
 
