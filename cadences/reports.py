@@ -20,27 +20,32 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    Case,
     Count,
-    DurationField,
     Exists,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
+    Window,
 )
+from django.db.models.expressions import ValueRange, WindowFrameExclusion
 from django.db.models.functions import Coalesce, Least, TruncDate
 from django.db.models.lookups import LessThanOrEqual
 from django.utils.timezone import now as clock_now
@@ -235,17 +240,6 @@ def follow_up_stops(
 # --- 3. speed to lead -------------------------------------------------------------------------
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont``: the interpolated percentile of a group."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()
-
-    def __init__(self, expression: object, fraction: float, **extra: object) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
 def percentile(values: list[float], fraction: float) -> float | None:
     """The same interpolation as SQL's ``percentile_cont``, for databases without it."""
     if not values:
@@ -307,42 +301,69 @@ def _speed_groups_in_python(leads: QuerySet[Lead]) -> dict[str, dict]:
     return _split_speed_groups(summaries)
 
 
-def _speed_aggregates() -> dict[str, Aggregate]:
-    return {
-        "n": Count("pk"),
-        "attempted": Count("attempt_at"),
-        "connected": Count("connect_at"),
-        "attempt_median": PercentileCont("attempt", 0.5),
-        "attempt_p90": PercentileCont("attempt", 0.9),
-        "connect_median": PercentileCont("connect", 0.5),
-        "connect_p90": PercentileCont("connect", 0.9),
-    }
+_SPEED_SQL = """
+SELECT by_source, by_owner, source, users.{username}, leads, attempted, connected,
+       attempts, connects
+FROM (
+    SELECT GROUPING(source) AS by_source, GROUPING(owner) AS by_owner, source, owner,
+           COUNT(*) AS leads, COUNT(attempt) AS attempted, COUNT(connect) AS connected,
+           PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY attempt) AS attempts,
+           PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY connect) AS connects
+    FROM (
+        SELECT source, owner, EXTRACT(EPOCH FROM attempt) AS attempt,
+               EXTRACT(EPOCH FROM connect) AS connect
+        FROM ({new_leads}) AS new_leads (source, owner, attempt, connect)
+    ) AS seconds
+    GROUP BY GROUPING SETS ((), (source), (owner))
+) AS groups
+LEFT JOIN {users} AS users ON users.id = groups.owner
+"""
 
 
-def _speed_from_row(row: dict) -> dict[str, object]:
+def _speed_from_row(row: tuple) -> dict[str, object]:
+    leads, attempted, connected, attempts, connects = row
+    attempt_median, attempt_p90 = attempts or (None, None)
+    connect_median, connect_p90 = connects or (None, None)
     return {
-        "leads": row["n"],
-        "attempted": row["attempted"],
-        "connected": row["connected"],
+        "leads": leads,
+        "attempted": attempted,
+        "connected": connected,
         "first_attempt_seconds": {
-            "median": _seconds(row["attempt_median"]),
-            "p90": _seconds(row["attempt_p90"]),
+            "median": _seconds(attempt_median),
+            "p90": _seconds(attempt_p90),
         },
         "first_connect_seconds": {
-            "median": _seconds(row["connect_median"]),
-            "p90": _seconds(row["connect_p90"]),
+            "median": _seconds(connect_median),
+            "p90": _seconds(connect_p90),
         },
     }
 
 
 def _speed_groups_in_sql(leads: QuerySet[Lead]) -> dict[str, dict]:
-    """PostgreSQL computes the percentiles itself: three grouped queries."""
-    summaries = {("team", ""): _speed_from_row(leads.aggregate(**_speed_aggregates()))}
-    for kind, field in (("source", "source"), ("rep", "owner__username")):
-        rows = leads.order_by().values(field).annotate(**_speed_aggregates())
-        for row in rows:
-            name = row[field] or (NO_SOURCE if kind == "source" else NO_OWNER)
-            summaries[(kind, name)] = _speed_from_row(row)
+    """PostgreSQL computes the percentiles itself, team, per source and per rep in one
+    pass over the new leads (``GROUPING SETS``), median and p90 from one sort each
+    (an array of fractions): one query."""
+    # Grouped by owner id; the 1,000 names are joined to the groups, not to every lead.
+    columns = leads.order_by().values_list("source", "owner_id", "attempt", "connect")
+    new_leads, params = columns.query.sql_with_params()
+    users = get_user_model()
+    sql = _SPEED_SQL.format(
+        new_leads=new_leads,
+        users=connection.ops.quote_name(users._meta.db_table),
+        username=connection.ops.quote_name(users.USERNAME_FIELD),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    summaries = {}
+    for by_source, by_owner, source, owner, *figures in rows:
+        if by_source and by_owner:
+            key = ("team", "")
+        elif not by_source:
+            key = ("source", source or NO_SOURCE)
+        else:
+            key = ("rep", _username(owner))
+        summaries[key] = _speed_from_row(tuple(figures))
     return _split_speed_groups(summaries)
 
 
@@ -543,12 +564,10 @@ def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[T
     """Outbound touches of leads decided in the period, made before the decision.
 
     A lead is decided when won (at ``won_at``), lost or unresponsive (at
-    ``status_changed_at``). Each touch carries the time of the lead's previous outbound
-    touch, so gaps are counted without reading touches into Python.
+    ``status_changed_at``). Each touch is flagged with whether the lead's previous
+    outbound touch (the latest at a strictly earlier time) came less than 1, 2, 4 and 7
+    days before it: a window over the lead's touches, read once, not a subquery per touch.
     """
-    previous = Touch.objects.filter(
-        lead=OuterRef("lead"), direction=OUTBOUND, occurred_at__lt=OuterRef("occurred_at")
-    ).order_by("-occurred_at")
     touches = (
         Touch.objects.filter(direction=OUTBOUND, lead__status__in=DECIDED)
         .alias(decided_at=Coalesce("lead__won_at", "lead__status_changed_at"))
@@ -556,65 +575,84 @@ def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[T
     )
     if rep is not None:
         touches = touches.filter(lead__owner=rep)
-    return touches.annotate(previous_at=Subquery(previous.values("occurred_at")[:1]))
-
-
-def _per_lead(touches: QuerySet[Touch]) -> QuerySet:
-    """One row per decided lead: its touch count, gap count, and gaps under each limit."""
-    shorter = {
-        f"under_{days}d": Count(
-            "pk", filter=Q(previous_at__gt=F("occurred_at") - dt.timedelta(days=days))
+    # EXCLUDE GROUP leaves out the touch itself and any made at the same instant.
+    previous_at = Window(
+        Max("occurred_at"),
+        partition_by=[F("lead_id")],
+        order_by=F("occurred_at").asc(),
+        frame=ValueRange(start=None, end=0, exclusion=WindowFrameExclusion.GROUP),
+    )
+    flags = {
+        f"under_{days}d": Case(
+            When(Q(previous__gt=F("occurred_at") - dt.timedelta(days=days)), then=1), default=0
         )
         for days in GAP_LIMITS_DAYS
     }
+    won = Case(When(lead__status=LeadStatus.WON, then=1), default=0)
     return (
-        touches.order_by()
-        .values("lead_id")
-        .annotate(
-            n=Count("pk"),
-            # Every touch but the first has a previous one: its gap.
-            gaps=Count("pk") - 1,
-            won_touches=Count("pk", filter=Q(lead__status=LeadStatus.WON)),
-            **shorter,
-        )
+        touches.annotate(previous=previous_at)
+        .annotate(won=won, **flags)
+        .order_by()
+        .values("lead_id", "won", *flags)
     )
 
 
-def _count_bucket_filters() -> dict[str, Q]:
-    filters = {str(n): Q(n=n) for n in range(1, 11)}
-    filters["11+"] = Q(n__gte=11)
-    return filters
+def _per_lead_shapes(touches: QuerySet[Touch]) -> list[tuple[int, ...]]:
+    """Decided leads counted by (touches, gaps under each limit, won): one query.
+
+    Window values cannot be aggregated at their own level, so the per-touch flags are a
+    derived table, summed per lead, then leads of the same shape counted together (a
+    few hundred rows whatever the number of leads). Plain SQL on both databases.
+    """
+    inner, params = touches.query.sql_with_params()
+    unders = ", ".join(f"under_{d}d" for d in GAP_LIMITS_DAYS)
+    sums = ", ".join(f"SUM(under_{d}d) AS under_{d}d" for d in GAP_LIMITS_DAYS)
+    sql = (
+        f"SELECT n, {unders}, won, COUNT(*) FROM ("
+        f"SELECT lead_id, COUNT(*) AS n, {sums}, MAX(won) AS won FROM ({inner}) flagged "
+        f"GROUP BY lead_id) per_lead GROUP BY n, {unders}, won"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def _gap_bucket_filters() -> dict[str, Q]:
+def _gap_bucket(gaps: int, unders: tuple[int, ...]) -> str | None:
     """The median gap's bucket from counts alone: median < limit ⇔ 2·count(gaps < limit) ≥ gaps.
 
     That is exact for the lower median (the middle gap, or the smaller of the two
-    middle ones when the count of gaps is even).
+    middle ones when the count of gaps is even). None for a single touch (no gap).
     """
-    below = [Q(**{f"twice_under_{d}d__gte": F("gaps")}) for d in GAP_LIMITS_DAYS]
-    filters = {GAP_BUCKETS[0]: below[0]}
-    for i in range(1, len(GAP_LIMITS_DAYS)):
-        filters[GAP_BUCKETS[i]] = ~below[i - 1] & below[i]
-    filters[GAP_BUCKETS[-1]] = ~below[-1]
-    return {name: q & Q(gaps__gt=0) for name, q in filters.items()}
+    if not gaps:
+        return None
+    for name, under in zip(GAP_BUCKETS, unders, strict=False):
+        if 2 * under >= gaps:
+            return name
+    return GAP_BUCKETS[-1]
 
 
-def _bucket_aggregates(prefix: str, filters: dict[str, Q]) -> dict[str, Count]:
-    won = Q(won_touches__gt=0)
-    counts = {}
-    for i, (_name, q) in enumerate(filters.items()):
-        counts[f"{prefix}{i}_leads"] = Count("lead_id", filter=q)
-        counts[f"{prefix}{i}_won"] = Count("lead_id", filter=q & won)
-    return counts
+def _tally(shapes: list[tuple[int, ...]]) -> dict[str, object]:
+    empty = {"leads": 0, "won": 0}
+    by_count = {name: dict(empty) for name in COUNT_BUCKETS}
+    by_gap = {name: dict(empty) for name in GAP_BUCKETS}
+    totals = {"decided": 0, "won": 0, "single_touch": 0}
+    for n, *unders, won, leads in shapes:
+        totals["decided"] += leads
+        totals["won"] += leads if won else 0
+        totals["single_touch"] += leads if n == 1 else 0
+        gap = _gap_bucket(n - 1, tuple(unders))
+        buckets = [by_count[str(n) if n <= 10 else "11+"]] + ([by_gap[gap]] if gap else [])
+        for bucket in buckets:
+            bucket["leads"] += leads
+            bucket["won"] += leads if won else 0
+    return {**totals, "by_count": by_count, "by_gap": by_gap}
 
 
-def _rates(prefix: str, names: Iterable[str], totals: dict) -> dict[str, dict[str, object]]:
-    rates = {}
-    for i, name in enumerate(names):
-        leads, won = totals[f"{prefix}{i}_leads"], totals[f"{prefix}{i}_won"]
-        rates[name] = {"leads": leads, "won": won, "win_rate_pct": pct(won, leads)}
-    return rates
+def _rates(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, object]]:
+    return {
+        name: {"leads": c["leads"], "won": c["won"], "win_rate_pct": pct(c["won"], c["leads"])}
+        for name, c in counts.items()
+    }
 
 
 def _best(rates: dict[str, dict[str, object]]) -> dict[str, object] | None:
@@ -635,18 +673,9 @@ def best_count(
     before the decision. The best bucket has the highest win rate among buckets with at
     least ``MIN_SAMPLE`` leads; ties go to more wins.
     """
-    per_lead = _per_lead(_decided_touches(period, rep)).annotate(
-        **{f"twice_under_{d}d": F(f"under_{d}d") * 2 for d in GAP_LIMITS_DAYS}
-    )
-    totals = per_lead.aggregate(
-        decided=Count("lead_id"),
-        won=Count("lead_id", filter=Q(won_touches__gt=0)),
-        single_touch=Count("lead_id", filter=Q(gaps=0)),
-        **_bucket_aggregates("c", _count_bucket_filters()),
-        **_bucket_aggregates("g", _gap_bucket_filters()),
-    )
-    by_count = _rates("c", COUNT_BUCKETS, totals)
-    by_gap = _rates("g", GAP_BUCKETS, totals)
+    totals = _tally(_per_lead_shapes(_decided_touches(period, rep)))
+    by_count = _rates(totals["by_count"])
+    by_gap = _rates(totals["by_gap"])
     return {
         "decided": totals["decided"],
         "won": totals["won"],

@@ -204,3 +204,94 @@ def test_a_summary_made_in_another_time_zone_is_not_used(settings):
     report_summaries.touch_days_refresh(now=NOW)  # rebuilt in the new zone
     assert ReportSummary.objects.get().time_zone == "America/New_York"
     assert fast_channel_mix() == plain_channel_mix() == {}
+
+
+# --- best count ------------------------------------------------------------------------------
+
+GAP_LIMITS = {"<1d": 1, "1-2d": 2, "2-4d": 4, "4-7d": 7}
+
+
+def decide_some(leads: list[Lead], seed: int) -> None:
+    """Win, lose or give up on most leads at times around the period; a few get a second
+    touch at the very instant of another (ties have no gap between them)."""
+    chance = random.Random(seed)
+    for lead in leads:
+        touched = list(lead.touches.filter(direction="outbound"))
+        if touched and chance.random() < 0.3:
+            twin = chance.choice(touched)
+            log_at = twin.occurred_at
+            touch_log(lead=lead, rep=lead.owner, channel="call", outcome="no_answer",
+                      occurred_at=log_at, now=NOW)  # fmt: skip
+        status = chance.choice(["won", "won", "lost", "unresponsive", "working"])
+        at = dt.datetime(2027, 2, 25, tzinfo=UTC) + dt.timedelta(hours=chance.randrange(0, 900))
+        won_at = at if status == "won" else None
+        Lead.objects.filter(pk=lead.pk).update(status=status, won_at=won_at, status_changed_at=at)
+
+
+def plain_best_count() -> dict[str, object]:
+    by_count: dict[str, list[int]] = {}
+    by_gap: dict[str, list[int]] = {}
+    decided = won_total = single = 0
+    for lead in Lead.objects.filter(status__in=["won", "lost", "unresponsive"]):
+        decided_at = lead.won_at or lead.status_changed_at
+        times = sorted(
+            t.occurred_at
+            for t in lead.touches.filter(direction="outbound")
+            if t.occurred_at < decided_at
+        )
+        if not in_period(decided_at) or not times:
+            continue
+        won = lead.status == "won"
+        decided, won_total, single = decided + 1, won_total + won, single + (len(times) == 1)
+        count = str(len(times)) if len(times) <= 10 else "11+"
+        by_count.setdefault(count, [0, 0])
+        by_count[count][0] += 1
+        by_count[count][1] += won
+        gaps = len(times) - 1
+        if not gaps:
+            continue
+        previous = [max((p for p in times if p < t), default=None) for t in times]
+        bucket = "7d+"
+        for name, days in GAP_LIMITS.items():
+            under = sum(
+                1
+                for t, p in zip(times, previous, strict=True)
+                if p and t - p < dt.timedelta(days=days)
+            )
+            if 2 * under >= gaps:
+                bucket = name
+                break
+        by_gap.setdefault(bucket, [0, 0])
+        by_gap[bucket][0] += 1
+        by_gap[bucket][1] += won
+    return {
+        "decided": decided,
+        "won": won_total,
+        "single_touch": single,
+        "by_count": {k: tuple(v) for k, v in sorted(by_count.items())},
+        "by_gap": {k: tuple(v) for k, v in sorted(by_gap.items())},
+    }
+
+
+def fast_best_count() -> dict[str, object]:
+    report = report_json("best-count", *PERIOD, None, now=NOW)
+
+    def seen(rates: dict) -> dict:
+        return {k: (r["leads"], r["won"]) for k, r in sorted(rates.items()) if r["leads"]}
+
+    return {
+        "decided": report["decided"],
+        "won": report["won"],
+        "single_touch": report["single_touch"],
+        "by_count": seen(report["by_count"]),
+        "by_gap": seen(report["by_gap"]),
+    }
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_best_count_matches_a_pass_over_each_decided_leads_touches(seed):
+    leads = varied_history(seed, leads=60)
+    decide_some(leads, seed)
+    plain = plain_best_count()
+    assert plain["decided"] > 5
+    assert fast_best_count() == plain

@@ -643,7 +643,7 @@ def history(reps: list, count: int, cadence, step) -> None:
 MAX_QUERIES = {
     "touches-to-close": 1,
     "follow-up-stops": 1,
-    "speed-to-lead": 3,
+    "speed-to-lead": 1,
     "channel-mix": 2,
     "step-results": 1,
     "best-count": 1,
