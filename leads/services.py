@@ -9,9 +9,10 @@ import secrets
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from followup import audit
@@ -101,9 +102,11 @@ def account_for(name: str, *, now: dt.datetime) -> Account | None:
 
 def tags_for(names: list[str]) -> list[Tag]:
     clean = sorted({" ".join(n.split())[:60] for n in names if n and n.strip()})
-    existing = {t.name: t for t in Tag.objects.filter(name__in=clean)}
-    missing = [Tag(name=n) for n in clean if n not in existing]
-    Tag.objects.bulk_create(missing, ignore_conflicts=True)
+    existing = list(Tag.objects.filter(name__in=clean))
+    if len(existing) == len(clean):
+        return existing  # the usual case: every tag is known, one query
+    known = {t.name for t in existing}
+    Tag.objects.bulk_create([Tag(name=n) for n in clean if n not in known], ignore_conflicts=True)
     return list(Tag.objects.filter(name__in=clean))
 
 
@@ -117,18 +120,29 @@ def next_owner(*, now: dt.datetime) -> AbstractBaseUser | None:
         .select_related("rep_profile")
         .order_by(F("rep_profile__routing_seq").asc(nulls_first=True), "id")
     )
-    with transaction.atomic():
+    # savepoint=False: inside a caller's transaction (an upsert) the lock is held to its
+    # commit either way, and a savepoint would cost two round trips per lead.
+    with transaction.atomic(savepoint=False):
         # SKIP LOCKED: two leads routed at once go to two different reps.
         locked = candidates.select_for_update(of=("self",), skip_locked=True)
         rep = locked.first() if _pg() else candidates.first()
         if rep is None:
             return None
-        # A sequence, not a timestamp: leads imported with one --now still alternate.
-        seq = (RepProfile.objects.aggregate(top=Max("routing_seq"))["top"] or 0) + 1
-        RepProfile.objects.update_or_create(
-            user=rep, defaults={"last_assigned_at": now, "routing_seq": seq}
-        )
+        _mark_assigned(rep, now=now)
     return rep
+
+
+def _mark_assigned(rep: AbstractBaseUser, *, now: dt.datetime) -> None:
+    """Move ``rep`` to the back of the rotation: one UPDATE (a profile is made if none).
+
+    A sequence, not a timestamp: leads imported with one --now still alternate.
+    """
+    top = RepProfile.objects.annotate(one=Value(1)).values("one").annotate(top=Max("routing_seq"))
+    next_seq = Coalesce(Subquery(top.values("top")), 0) + 1
+    profiles = RepProfile.objects.filter(user=rep)
+    if not profiles.update(last_assigned_at=now, routing_seq=next_seq):
+        seq = (RepProfile.objects.aggregate(top=Max("routing_seq"))["top"] or 0) + 1
+        RepProfile.objects.create(user=rep, last_assigned_at=now, routing_seq=seq)
 
 
 def _pg() -> bool:
@@ -222,14 +236,23 @@ SINGLE_LINE_FIELDS = (
     "country",
 )
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_EMAIL_OR_PHONE = next(c for c in Lead._meta.constraints if c.name == "lead_has_email_or_phone")
 
 
 def _lead_validate_and_save(lead: Lead) -> None:
     errors: dict[str, str] = {}
     try:
-        lead.full_clean(exclude=["owner", "account", "tags"], validate_unique=False)
+        # Constraints are checked here in Python, not by Django's validate_constraints,
+        # which asks the database once per constraint (four round trips a lead): the
+        # email's uniqueness was looked up by the caller in this transaction, and the
+        # unique index still refuses a racing duplicate (IntegrityError).
+        lead.full_clean(
+            exclude=["owner", "account", "tags"], validate_unique=False, validate_constraints=False
+        )
     except ValidationError as exc:
         errors = {field: " ".join(messages) for field, messages in exc.message_dict.items()}
+    if not str(lead.email or "") and not str(lead.phone or ""):
+        errors.setdefault(NON_FIELD_ERRORS, _EMAIL_OR_PHONE.get_violation_error_message())
     for field in SINGLE_LINE_FIELDS:
         # A name with a line break could split an email header it is written into.
         if CONTROL_CHARACTERS.search(str(getattr(lead, field) or "")):
