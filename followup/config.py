@@ -15,6 +15,8 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT = 5
 DEV_SECRET_KEY = "dev-insecure-followup-key-change-me-0123456789abcdefghijklmnopqrstuv"
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -147,6 +149,13 @@ def read_secret_key(env: Mapping[str, str], debug: bool) -> str:
             "SECRET_KEY",
             "is the development key while DEBUG is off; set a long random SECRET_KEY",
         )
-    if len(key) < 32:
-        raise ConfigError("SECRET_KEY", "is shorter than 32 characters")
+    # The rule of Django's `check --deploy` (security.W009), so a key start-up accepts
+    # never fails that check: 50 characters or more, at least 5 different ones.
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        raise ConfigError(
+            "SECRET_KEY",
+            f"is {len(key)} characters with {len(set(key))} different ones; use at least"
+            f" {SECRET_KEY_MIN_LENGTH} random characters (at least {SECRET_KEY_MIN_DISTINCT}"
+            " different), e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'",
+        )
     return key

@@ -137,6 +137,21 @@ def test_a_short_secret_key_is_refused() -> None:
     assert config.read_secret_key({"SECRET_KEY": GOOD_KEY}, debug=False) == GOOD_KEY
 
 
+@pytest.mark.parametrize("key", ["k" * 60, "abcdefghij" * 4 + "klmnopqrs"])
+def test_a_key_that_check_deploy_would_call_weak_is_refused_at_start_up(key: str) -> None:
+    error = refused(lambda: config.read_secret_key({"SECRET_KEY": key}, debug=False))
+    assert error.variable == "SECRET_KEY"
+    assert "use at least 50 random characters" in str(error)
+
+
+def test_the_weakest_key_start_up_accepts_passes_check_deploy(settings) -> None:
+    from django.core.checks.security.base import check_secret_key
+
+    settings.SECRET_KEY = config.read_secret_key({"SECRET_KEY": "abcde" * 10}, debug=False)
+
+    assert check_secret_key(None) == []
+
+
 def manage_check(**variables: str) -> subprocess.CompletedProcess[str]:
     # A clean environment, so the developer's or CI's own variables cannot mask a failure.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}

@@ -207,7 +207,7 @@ def test_worker_health_exits_non_zero_with_one_line(db, tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "SECRET_KEY": "x" * 40},
+        env={**os.environ, "SECRET_KEY": "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"},
     )
     assert result.returncode != 0
     assert result.stderr.strip() == "CommandError: no qcluster process is running on this host"
