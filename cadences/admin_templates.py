@@ -44,6 +44,7 @@ from cadences.template_services import (
     cadences_activate,
     cadences_deactivate,
 )
+from followup import audit
 from leads.admin import JoinedLabelsMixin, related_count
 from leads.forms import timezone_names
 from leads.models import Channel
@@ -167,8 +168,15 @@ class CadenceAdmin(admin.ModelAdmin):
 
     # --- saving ---------------------------------------------------------------------
 
+    def save_model(self, request: HttpRequest, obj: Cadence, form, change: bool) -> None:
+        # The audit log's "before": the database still holds it until this save.
+        form.audit_before = audit.cadence_snapshot(obj)
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        # After the inlines: the entry holds the steps as saved with the cadence.
+        audit.cadence_changed(cadence=form.instance, before=getattr(form, "audit_before", None))
         if not change:
             return
         # Enrolments in flight follow the edit: pending steps re-timed, removed ones skipped.
@@ -277,7 +285,9 @@ class CadenceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate selected cadences", permissions=["change"])
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[Cadence]) -> None:
+        before = audit.cadence_snapshots(queryset)
         activated, empty = cadences_activate(cadences=queryset)
+        audit.cadences_changed(model=Cadence, before=before)
         self.message_user(request, f"Activated {activated} cadence(s).", messages.SUCCESS)
         for cadence in empty:
             self.message_user(
@@ -286,7 +296,9 @@ class CadenceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate selected cadences", permissions=["change"])
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Cadence]) -> None:
+        before = audit.cadence_snapshots(queryset)
         count = cadences_deactivate(cadences=queryset)
+        audit.cadences_changed(model=Cadence, before=before)
         self.message_user(
             request,
             f"Deactivated {count} cadence(s); leads already in them carry on to the end.",

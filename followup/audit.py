@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -138,3 +138,37 @@ def lead_changed(*, lead: Model, before: dict[str, object], at: dt.datetime) -> 
 def _usernames(ids: list[object]) -> dict[object, str]:
     users = get_user_model().objects.filter(id__in=[i for i in ids if i is not None])
     return {user.id: user.get_username() for user in users}
+
+
+# --- cadences: the whole cadence, steps included -------------------------------------
+
+
+def cadence_snapshot(cadence: Model | None) -> dict[str, object] | None:
+    """The cadence as saved in the database, in its file format with its steps; None
+    for one not saved yet. Read afresh, so an edited copy in memory does not count."""
+    from cadences.cadence_format import cadence_export  # cadences imports this module
+
+    if cadence is None or cadence.pk is None:
+        return None
+    query = type(cadence).objects.select_related("on_complete_cadence").filter(pk=cadence.pk)
+    saved = query.first()
+    if saved is None:
+        return None
+    return {"is_active": saved.is_active, **cadence_export(saved)}  # the file leaves it out
+
+
+def cadence_snapshots(cadences: Iterable[Model]) -> dict[object, dict[str, object] | None]:
+    return {cadence.pk: cadence_snapshot(cadence) for cadence in cadences}
+
+
+def cadence_changed(*, cadence: Model, before: dict[str, object] | None) -> None:
+    """One entry when the cadence or any of its steps differs from ``before``."""
+    after = cadence_snapshot(cadence)
+    if after != before:
+        audit_record(action=CADENCE_CHANGE, target=cadence, before=before, after=after)
+
+
+def cadences_changed(*, model: type[Model], before: dict[object, dict[str, object] | None]) -> None:
+    """``cadence_changed`` for each cadence of ``cadence_snapshots`` (admin actions)."""
+    for cadence in model.objects.filter(pk__in=list(before)):
+        cadence_changed(cadence=cadence, before=before[cadence.pk])

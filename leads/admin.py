@@ -23,6 +23,7 @@ from django.utils import timezone
 from cadences.models import Enrolment
 from cadences.services import lead_status_set, stop_channel
 from cadences.team import time_off_apply
+from followup import audit
 from followup.roles import MANAGERS, REPS
 from leads.admin_actions import enrol_in_cadence, reassign_leads
 from leads.models import (
@@ -262,12 +263,16 @@ class LeadAdmin(admin.ModelAdmin):
         status = lead.status
         if "status" in form.changed_data:
             lead.status = form.initial.get("status") or LeadStatus.NEW
+        # The audit log's "before" status and owner, as the form found them.
+        before = {"status": lead.status, "owner_id": form.initial.get("owner", lead.owner_id)}
         super().save_model(request, lead, form, change)
         now = timezone.now()
         lead_status_set(lead=lead, status=status, at=now)
         for flag, channel in (("do_not_call", "call"), ("do_not_email", "email")):
             if flag in form.changed_data and getattr(lead, flag):
                 stop_channel(lead=lead, channel=channel, reason=flag.replace("_", " "), at=now)
+        if change:
+            audit.lead_changed(lead=lead, before=before, at=now)
 
 
 @admin.register(Touch)
