@@ -58,6 +58,8 @@ def engine_queries(
          lambda: list(outbox.due_auto_tasks(due_at, 500)), "cadences_task"),
         ("the next ready email, locked (cadences.outbox.claim_one)", ("outbox_ready",),
          lambda: outbox.claim_one(now=now), "for update"),
+        ("a block of ready emails, held (cadences.outbox.hold_block)", ("outbox_ready",),
+         lambda: outbox.hold_block(now=now), "for update"),
         ("emails whose sender died mid-send (cadences.outbox.release_expired_leases)",
          ("outbox_sending_lease",), lambda: outbox.release_expired_leases(now=now), "update"),
         ("sent emails not yet recorded (cadences.outbox.record_sent_emails)",

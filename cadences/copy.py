@@ -8,6 +8,7 @@ variable that does not exist is an error, never a silently empty string.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from django.template import (
     Context,
     Engine,
     Library,
+    Template,
     TemplateSyntaxError,
     VariableDoesNotExist,
     defaultfilters,
@@ -131,9 +133,16 @@ def asset_context(asset: object | None) -> dict[str, str]:
     return {"title": asset.title, "url": asset.url, "summary": asset.summary}
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    # A step's copy is the same for every lead it goes to: compile it once, not per email.
+    # A compiled template renders any number of times, from any thread.
+    return SANDBOX.from_string(source)
+
+
 def render_text(source: str, variables: dict[str, dict[str, str]]) -> str:
     try:
-        return SANDBOX.from_string(source).render(Context(variables, autoescape=False))
+        return _compiled(source).render(Context(variables, autoescape=False))
     except CopyError:
         raise
     except VariableDoesNotExist as exc:  # an unknown name as a filter argument

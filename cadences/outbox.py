@@ -14,14 +14,17 @@ import logging
 import random
 import smtplib
 import socket
+import threading
+from collections import defaultdict
 from email.utils import make_msgid
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 
 from cadences import copy
@@ -53,14 +56,25 @@ def lead_from_unsubscribe_token(token: str) -> Lead | None:
 # --- from due task to outbox row ------------------------------------------------------
 
 
-def due_auto_tasks(now: dt.datetime, limit: int):
-    return (
+def due_auto_tasks(now: dt.datetime, limit: int) -> list[Task]:
+    """The first ``limit`` due auto-email tasks without an outbox row, with what renders them.
+
+    Two queries: the ids first, ordered as the partial index ``task_pending_auto_due``
+    is, so the plan walks it and stops at ``limit``; then those rows with their
+    relations. As one query with the seven joins it was planned as a scan of every
+    pending task (a second a batch at a million leads).
+    """
+    ids = list(
         Task.objects.filter(
-            status=Task.Status.PENDING,
-            mode="auto",
-            due_at__lte=now,
-            outbound_email__isnull=True,
+            status=Task.Status.PENDING, mode="auto", due_at__lte=now, outbound_email__isnull=True
         )
+        .order_by("due_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return []
+    return list(
+        Task.objects.filter(id__in=ids)
         .select_related(
             "lead__account",
             "lead__owner__rep_profile",
@@ -69,7 +83,7 @@ def due_auto_tasks(now: dt.datetime, limit: int):
             "variant",
             "enrolment",
         )
-        .order_by("due_at", "id")[:limit]
+        .order_by("due_at", "id")
     )
 
 
@@ -77,10 +91,11 @@ def outbox_fill(*, now: dt.datetime, batch: int = 500) -> int:
     """Render each due auto email into an outbox row. Safe to run twice at once."""
     created = 0
     while True:
-        tasks = list(due_auto_tasks(now, batch))
+        tasks = due_auto_tasks(now, batch)
         if not tasks:
             return created
-        rows = [row for row in (_outbox_row(task, now) for task in tasks) if row is not None]
+        assets = AssetPicker([task.lead for task in tasks])
+        rows = [row for task in tasks if (row := _outbox_row(task, now, assets)) is not None]
         # ignore_conflicts: the task's unique outbox row may come from a racing tick.
         OutboundEmail.objects.bulk_create(rows, ignore_conflicts=True)
         created += len(rows)
@@ -88,7 +103,7 @@ def outbox_fill(*, now: dt.datetime, batch: int = 500) -> int:
             return created
 
 
-def _outbox_row(task: Task, now: dt.datetime) -> OutboundEmail | None:
+def _outbox_row(task: Task, now: dt.datetime, assets: AssetPicker) -> OutboundEmail | None:
     lead = task.lead
     if lead.email_stopped or not lead.email:
         task_finish(task=task, status=Task.Status.SKIPPED, at=now, reason=_why_no_email(lead))
@@ -97,7 +112,7 @@ def _outbox_row(task: Task, now: dt.datetime) -> OutboundEmail | None:
         task_finish(task=task, status=Task.Status.SKIPPED, at=now, reason="enrolment not active")
         return None
     source = task.variant or task.step
-    asset = suggested_asset(lead, task.step.asset_stage or lead.stage)
+    asset = assets.suggest(lead, task.step.asset_stage or lead.stage)
     try:
         subject, body = copy.render_email(
             subject=source.subject, body=source.body, lead=lead, rep=task.rep, asset=asset
@@ -158,7 +173,34 @@ def suggested_asset(lead: Lead, stage: str) -> Asset | None:
     )
 
 
+class AssetPicker:
+    """``suggested_asset`` for a batch of leads: two queries for the batch, not one a lead."""
+
+    def __init__(self, leads: list[Lead]) -> None:
+        self.active = list(Asset.objects.filter(is_active=True).order_by("id"))
+        self.received: dict[int, set[int]] = defaultdict(set)
+        if not self.active:
+            return
+        pairs = Touch.objects.filter(
+            lead_id__in={lead.id for lead in leads}, asset__isnull=False
+        ).values_list("lead_id", "asset_id")
+        for lead_id, asset_id in pairs:
+            self.received[lead_id].add(asset_id)
+
+    def suggest(self, lead: Lead, stage: str) -> Asset | None:
+        if not stage:
+            return None
+        had = self.received.get(lead.id, ())
+        fits = (a for a in self.active if getattr(a, f"for_{stage}") and a.id not in had)
+        return next(fits, None)
+
+
 # --- claiming and sending ---------------------------------------------------------------
+
+READY = (OutboundEmail.Status.QUEUED, OutboundEmail.Status.RETRY)
+BLOCK = 50  # rows a sender holds at a time: one commit reserves fifty messages
+HOLD_SECONDS = 60  # how long a hold keeps other senders off rows not yet claimed
+SENDERS = 3  # sender threads for a burst; FOLLOWUP["EMAIL_SENDERS"] overrides
 
 
 def release_expired_leases(*, now: dt.datetime) -> int:
@@ -172,18 +214,16 @@ def release_expired_leases(*, now: dt.datetime) -> int:
 
 
 def _ready(now: dt.datetime):
+    """Rows due to go that no sender holds (a hold past its time holds nothing)."""
     return OutboundEmail.objects.filter(
-        status__in=[OutboundEmail.Status.QUEUED, OutboundEmail.Status.RETRY],
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now),
+        status__in=READY,
         next_attempt_at__lte=now,
     ).order_by("next_attempt_at", "id")
 
 
-def _candidates(now: dt.datetime, limit: int) -> list[OutboundEmail]:
-    """A batch of ready rows. Concurrent workers may read the same batch: the claim
-    decides, and each worker walks it in its own random order so they rarely collide."""
-    batch = list(_ready(now).select_related("lead")[:limit])
-    random.shuffle(batch)
-    return batch
+def _lease(now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(seconds=settings.FOLLOWUP["SEND_LEASE_SECONDS"])
 
 
 def claim(row: OutboundEmail, *, now: dt.datetime) -> bool:
@@ -192,23 +232,62 @@ def claim(row: OutboundEmail, *, now: dt.datetime) -> bool:
     The compare-and-set on ``status`` is what guarantees one sender per row on any
     database: of two workers holding the same row, exactly one update matches.
     """
-    lease = now + dt.timedelta(seconds=settings.FOLLOWUP["SEND_LEASE_SECONDS"])
-    won = OutboundEmail.objects.filter(
-        id=row.id, status__in=[OutboundEmail.Status.QUEUED, OutboundEmail.Status.RETRY]
-    ).update(status=OutboundEmail.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1)
+    lease = _lease(now)
+    won = OutboundEmail.objects.filter(id=row.id, status__in=READY).update(
+        status=OutboundEmail.Status.SENDING, lease_until=lease, attempts=F("attempts") + 1
+    )
     if won:
         row.status, row.lease_until, row.attempts = "sending", lease, row.attempts + 1
     return bool(won)
+
+
+def _sent_and_claim(sent: OutboundEmail, row: OutboundEmail, *, now: dt.datetime) -> bool:
+    """Mark ``sent`` as sent and claim ``row`` (compare-and-set) in one statement.
+
+    One commit where there were two: ``sent``'s SMTP call is over and ``row``'s has
+    not begun, so a crash still leaves at most the one message on the wire uncertain.
+    Plain SQL because it runs once per email: building it through the ORM's
+    expressions cost more than the statement itself.
+    """
+    lease = _lease(now)
+    adapt = db_connection.ops.adapt_datetimefield_value
+    first, again = sent.id, row.id
+    params = [first, first, adapt(now), first, adapt(lease), first, first, first, again]
+    with db_connection.cursor() as cursor:
+        cursor.execute(_SENT_AND_CLAIM.format(table=OutboundEmail._meta.db_table), params)
+        changed = cursor.rowcount
+    won = changed == 2  # ``sent`` always matches; the claim only while still ready
+    if won:
+        row.status, row.lease_until, row.attempts = "sending", lease, row.attempts + 1
+    return won
+
+
+_SENT_AND_CLAIM = """
+UPDATE {table} SET
+  status = CASE WHEN id = %s THEN 'sent' ELSE 'sending' END,
+  sent_at = CASE WHEN id = %s THEN %s ELSE sent_at END,
+  lease_until = CASE WHEN id = %s THEN NULL ELSE %s END,
+  last_error = CASE WHEN id = %s THEN '' ELSE last_error END,
+  attempts = CASE WHEN id = %s THEN attempts ELSE attempts + 1 END
+WHERE id = %s OR (id = %s AND status IN ('queued', 'retry'))
+"""
+
+
+def _mark_sent(row: OutboundEmail, *, now: dt.datetime) -> None:
+    OutboundEmail.objects.filter(id=row.id).update(
+        status=OutboundEmail.Status.SENT, sent_at=now, lease_until=None, last_error=""
+    )
 
 
 def claim_one(*, now: dt.datetime) -> OutboundEmail | None:
     """Claim the next ready row, or None when nothing is ready."""
     if db_connection.vendor == "postgresql":
         return _claim_next_locked(now)
-    for row in _candidates(now, 20):
-        if claim(row, now=now):
-            return row
-    return None
+    batch = list(_ready(now).select_related("lead")[:20])
+    # Concurrent workers may read the same batch: the claim decides, and each walks
+    # it in its own random order so they rarely collide.
+    random.shuffle(batch)
+    return next((row for row in batch if claim(row, now=now)), None)
 
 
 def _claim_next_locked(now: dt.datetime) -> OutboundEmail | None:
@@ -224,18 +303,68 @@ def _claim_next_locked(now: dt.datetime) -> OutboundEmail | None:
         return row if row is not None and claim(row, now=now) else None
 
 
+def hold_block(*, now: dt.datetime, size: int = BLOCK) -> list[OutboundEmail]:
+    """Reserve up to ``size`` ready rows for this sender: one short transaction.
+
+    The rows stay ``queued`` (or ``retry``): the hold (``lease_until`` on a ready row,
+    taken under SKIP LOCKED on PostgreSQL) only keeps other senders off them. A sender
+    that dies holding them sent none of them, and after ``HOLD_SECONDS`` any sender
+    takes them. Each row is still claimed on its own, just before its SMTP call.
+    """
+    hold = now + dt.timedelta(seconds=min(HOLD_SECONDS, settings.FOLLOWUP["SEND_LEASE_SECONDS"]))
+    with transaction.atomic():
+        rows = list(
+            _ready(now)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("lead")[:size]
+        )
+        if rows:
+            OutboundEmail.objects.filter(id__in=[row.id for row in rows]).update(lease_until=hold)
+    return rows
+
+
 def send_claimed(row: OutboundEmail, *, now: dt.datetime, smtp: object | None = None) -> bool:
     """SMTP for one claimed row; ``sent`` just after. True when the server took it."""
+    went = _smtp_send(row, now=now, smtp=smtp)
+    if went:
+        _mark_sent(row, now=now)
+    return went
+
+
+def _smtp_send(row: OutboundEmail, *, now: dt.datetime, smtp: object | None) -> bool:
+    """The SMTP call of a claimed row; a failure is recorded on the row (retry or failed)."""
     try:
+        if smtp is not None:
+            # Opened here, not by send(): a backend that opens its own connection closes
+            # it after each message, a new TCP session and EHLO per email.
+            smtp.open()
         _message(row, smtp).send(fail_silently=False)
     except Exception as exc:  # every SMTP/socket failure is recorded on the row below
         _record_failure(row, exc, now=now)
         _reset(smtp)  # a failed session may be half-open; the next send starts clean
         return False
-    OutboundEmail.objects.filter(id=row.id).update(
-        status=OutboundEmail.Status.SENT, sent_at=now, lease_until=None, last_error=""
-    )
     return True
+
+
+def send_block(rows: list[OutboundEmail], *, now: dt.datetime, smtp: object | None) -> int:
+    """Claim and send held rows one at a time; how many were claimed (sent or not).
+
+    Each row is ``sending`` just before its SMTP call; the statement that claims the
+    next row also marks the previous one ``sent``: one commit per message.
+    """
+    handled, unmarked = 0, None  # ``unmarked``: went out, not yet marked ``sent``
+    try:
+        for row in rows:
+            won = _sent_and_claim(unmarked, row, now=now) if unmarked else claim(row, now=now)
+            unmarked = None  # marked by the statement above, whether the claim won or not
+            if not won:
+                continue  # another sender took it after our hold ran out
+            handled += 1
+            unmarked = row if _smtp_send(row, now=now, smtp=smtp) else None
+    finally:
+        if unmarked is not None:
+            _mark_sent(unmarked, now=now)
+    return handled
 
 
 def deliver_one_due_email(*, now: dt.datetime, smtp: object | None = None) -> bool:
@@ -247,33 +376,85 @@ def deliver_one_due_email(*, now: dt.datetime, smtp: object | None = None) -> bo
     return True
 
 
-def deliver_due_emails(*, now: dt.datetime, limit: int | None = None, batch: int = 200) -> int:
-    """Send ready emails over one SMTP connection until none is ready (or ``limit``).
+def deliver_due_emails(
+    *, now: dt.datetime, limit: int | None = None, batch: int = BLOCK, senders: int | None = None
+) -> int:
+    """Send ready emails until none is ready (or ``limit``); how many were handled.
 
-    Each message costs two small updates around its SMTP call; the bookkeeping (the
-    Touch, the cadence's next step) follows in ``record_sent_emails``.
+    Per block of ``batch`` rows one commit holds them; per message one statement marks
+    the previous one ``sent`` and claims it. A burst (a full first block) is shared by
+    ``senders`` threads, each with its own database and SMTP connection, so their
+    waits overlap and their commits share WAL flushes. The bookkeeping (the Touch, the
+    cadence's next step) follows in ``record_sent_emails``.
     """
+    size = batch if limit is None else min(batch, limit)
+    first = hold_block(now=now, size=size)
+    senders = senders or settings.FOLLOWUP.get("EMAIL_SENDERS", SENDERS)
+    if senders > 1 and limit is None and len(first) == batch and _threads_see_our_rows():
+        return _send_in_threads(first, now=now, batch=batch, senders=senders)
+    return _send_until_done(first, size, now=now, limit=limit, batch=batch)
+
+
+def _threads_see_our_rows() -> bool:
+    # A thread has its own connection and sees only committed rows: not inside a
+    # caller's transaction (tests, an admin action), and not on SQLite, whose writers
+    # queue behind one lock anyway.
+    return db_connection.vendor == "postgresql" and not db_connection.in_atomic_block
+
+
+def _send_until_done(
+    rows: list[OutboundEmail] | None,
+    size: int,
+    *,
+    now: dt.datetime,
+    limit: int | None,
+    batch: int,
+) -> int:
+    """One sender: send held blocks over one SMTP connection until nothing is ready."""
     handled = 0
     smtp = get_connection(fail_silently=False)
     try:
-        if db_connection.vendor == "postgresql":
-            while (limit is None or handled < limit) and (row := _claim_next_locked(now)):
-                send_claimed(row, now=now, smtp=smtp)
-                handled += 1
-            return handled
-        while limit is None or handled < limit:
-            rows = _candidates(now, batch if limit is None else min(batch, limit - handled))
-            claimed = 0
-            for row in rows:
-                if claim(row, now=now):
-                    claimed += 1
-                    send_claimed(row, now=now, smtp=smtp)
-            handled += claimed
-            if not rows:
-                break
+        if rows is None:
+            rows = hold_block(now=now, size=size)
+        while rows:
+            handled += send_block(rows, now=now, smtp=smtp)
+            if len(rows) < size:
+                break  # nothing more was ready: no need to ask again
+            size = batch if limit is None else min(batch, limit - handled)
+            rows = hold_block(now=now, size=size) if size > 0 else []
     finally:
         _reset(smtp)
     return handled
+
+
+def _send_in_threads(
+    first: list[OutboundEmail], *, now: dt.datetime, batch: int, senders: int
+) -> int:
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            counts.append(_send_until_done(None, batch, now=now, limit=None, batch=batch))
+        except BaseException as exc:  # raised in the caller's thread below
+            errors.append(exc)
+        finally:
+            db_connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=helper, daemon=True) for _ in range(senders - 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        counts.append(_send_until_done(first, batch, now=now, limit=None, batch=batch))
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return sum(counts)
+
+
+RECORD_BATCH = 100  # sent emails recorded per transaction
 
 
 def record_sent_emails(*, limit: int = 1000) -> int:
@@ -281,16 +462,53 @@ def record_sent_emails(*, limit: int = 1000) -> int:
 
     Split from sending so the SMTP loop stays fast; a crash between the two leaves a
     ``sent`` row not yet ``recorded``, which the next tick records: nothing is lost.
+    Set-based per batch: one lock of the rows, one compare-and-set of ``recorded``,
+    one insert of the touches, one update of their leads' counters.
     """
-    rows = (
-        OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT, recorded=False)
-        .select_related("task__step", "task__rep", "task__enrolment", "lead")
-        .order_by("sent_at", "id")
-    )
     done = 0
-    for row in rows[:limit]:
-        done += _record_sent(row)
+    while done < limit:
+        size = min(RECORD_BATCH, limit - done)
+        recorded, seen = _record_batch(size)
+        done += recorded
+        if seen < size:
+            return done
     return done
+
+
+def _record_batch(size: int) -> tuple[int, int]:
+    """Record up to ``size`` sent rows; (rows recorded, rows looked at)."""
+    with transaction.atomic():
+        rows = list(
+            OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT, recorded=False)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("task__step", "task__rep", "task__enrolment", "lead")
+            .order_by("sent_at", "id")[:size]
+        )
+        if not rows:
+            return 0, 0
+        # Compare-and-set for the whole batch. The rows are locked (PostgreSQL) or the
+        # database is (SQLite's immediate transactions), so it matches every row ...
+        ids = [row.id for row in rows]
+        if OutboundEmail.objects.filter(id__in=ids, recorded=False).update(recorded=True) == len(
+            ids
+        ):
+            _record_touches(rows)
+            return len(rows), len(rows)
+        transaction.set_rollback(True)
+    # ... unless another recorder got some first: then one row at a time, each its own.
+    return sum(_record_sent(row) for row in rows), len(rows)
+
+
+def _record_touches(rows: list[OutboundEmail]) -> None:
+    from leads.touches import touches_record_sent_emails
+
+    touches = touches_record_sent_emails(outbounds=rows)
+    for row, touch in zip(rows, touches, strict=True):
+        row.touch = touch
+    OutboundEmail.objects.bulk_update(rows, ["touch"])
+    for row, touch in zip(rows, touches, strict=True):
+        # The step counts as done even if the enrolment ended meanwhile: the email went.
+        task_finish(task=row.task, status=Task.Status.SENT, at=row.sent_at, touch=touch)
 
 
 @transaction.atomic

@@ -107,6 +107,10 @@ def test_the_next_ready_email_is_claimed_through_the_outbox_ready_index(plans):
     _uses(plans, "the next ready email", "outbox_ready")
 
 
+def test_a_block_of_ready_emails_is_held_through_the_outbox_ready_index(plans):
+    _uses(plans, "a block of ready emails", "outbox_ready")
+
+
 def test_emails_whose_sender_died_are_found_through_the_sending_lease_index(plans):
     _uses(plans, "emails whose sender died", "outbox_sending_lease")
 

@@ -20,6 +20,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from cadences import outbox
 from cadences.models import Enrolment, OutboundEmail, Task
 from cadences.services import enrolment_start
 from cadences.tick import tick
@@ -143,9 +144,11 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(rep, smt
 
     statuses = Counter(OutboundEmail.objects.values_list("status", flat=True))
     assert set(statuses) <= {"sent", "unknown"}
-    assert statuses["unknown"] <= 1  # at most the one message that was on the wire
+    # At most the messages that were on the wire: one per sender thread.
+    assert statuses["unknown"] <= outbox.SENDERS
     assert statuses["sent"] + statuses["unknown"] == total
-    assert len(smtp_sink.messages) in (statuses["sent"], statuses["sent"] + statuses["unknown"])
+    # Each unknown one may or may not have reached the server before the kill.
+    assert statuses["sent"] <= len(smtp_sink.messages) <= statuses["sent"] + statuses["unknown"]
     recipients = Counter(rcpt for _, rcpts in smtp_sink.envelopes for rcpt in rcpts)
     assert max(recipients.values()) == 1, "an email was sent twice"
     # Every sent email has its Touch, and its cadence moved on to the call.
