@@ -70,11 +70,30 @@ class SmtpSink:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     refuse_with: tuple[int, str] | None = None  # e.g. (451, "try later")
     delay_seconds: float = 0.0  # a slow peer, so a test can stop a worker mid-send
+    # A peer that stops answering: after EHLO (before any message) or after the message's
+    # DATA (it has the message, which may go out, but the client hears nothing in time).
+    stall_seconds: float = 0.0
+    stall_in: str = "DATA"  # or "EHLO"
+    stalled: list[Message] = field(default_factory=list)  # taken during a DATA stall
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        if self.stall_seconds and self.stall_in == "EHLO":
+            await asyncio.sleep(self.stall_seconds)
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
+        if self.stall_seconds and self.stall_in == "DATA":
+            stalled = message_from_bytes(envelope.original_content)
+            with self.lock:  # the peer has it and passes it on: it went out, unconfirmed
+                self.stalled.append(stalled)
+                self.messages.append(stalled)
+                self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            await asyncio.sleep(self.stall_seconds)  # cancelled when the client hangs up
+            return "250 OK (too late)"
         if self.refuse_with:
             code, text = self.refuse_with
             return f"{code} {text}"
