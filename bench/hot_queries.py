@@ -42,7 +42,7 @@ def engine_queries(
 ) -> list[HotQuery]:
     """The worker's and the queue's hot queries, as of ``now``; the due-email query as of
     ``emails_due_at`` (a moment when emails are due), if given."""
-    from cadences import outbox, queues, tick
+    from cadences import outbox, queues, selectors, tick
     from leads import services
 
     day = queues.rep_day(rep, None, now)
@@ -75,6 +75,12 @@ def engine_queries(
         ("an account by name, for every lead with a company (leads.services.account_for)",
          ("account_name_upper",), lambda: services.account_for("Acme Ltd", now=now),
          "leads_account"),
+        ("the Today page's automated emails still due (cadences.selectors.upcoming_auto_emails)",
+         ("task_pending_auto_email_rep_due",),
+         lambda: selectors.upcoming_auto_emails(rep=rep, before=day.end), "cadences_task"),
+        ("the Today page's interrupted sends (cadences.outbox.emails_to_check)",
+         ("outbox_unknown_task",), lambda: outbox.emails_to_check(rep=rep),
+         "cadences_outboundemail"),
     )  # fmt: skip
     with transaction.atomic():
         found = [

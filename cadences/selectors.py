@@ -384,9 +384,15 @@ UPCOMING_FIELDS = (
 
 
 def upcoming_auto_emails(*, rep: AbstractBaseUser, before: dt.datetime) -> list[UpcomingEmail]:
-    """The rep's automated emails still to go out before ``before``: one query."""
+    """The rep's automated emails still to go out before ``before``: one query.
+
+    ``channel="email"`` says what every automated step is, and names the partial index
+    that serves this query (leads migration 0012), apart from the worker's.
+    """
     rows = (
-        Task.objects.filter(rep=rep, status=Task.Status.PENDING, mode="auto", due_at__lt=before)
+        Task.objects.filter(
+            rep=rep, status=Task.Status.PENDING, mode="auto", channel="email", due_at__lt=before
+        )
         .values(*UPCOMING_FIELDS)
         .order_by("due_at", "id")[:UPCOMING_AUTO_LIMIT]
     )

@@ -133,3 +133,11 @@ def test_an_account_is_found_by_name_in_any_case_through_an_index(plans):
 
 def test_the_tick_looks_for_a_due_automated_email_through_the_pending_auto_index(plans):
     _uses(plans, "is an automated email due", "task_pending_auto_due")
+
+
+def test_the_today_pages_due_automated_emails_are_read_through_the_rep_and_due_index(plans):
+    _uses(plans, "the Today page's automated emails", "task_pending_auto_email_rep_due")
+
+
+def test_the_today_pages_interrupted_sends_are_found_through_their_partial_index(plans):
+    _uses(plans, "the Today page's interrupted sends", "outbox_unknown_task")
