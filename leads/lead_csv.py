@@ -157,7 +157,10 @@ def read_table(lines: Iterable[str]) -> Table:
     delimiter = sniff_delimiter(skipped[-1])
     reader = csv.reader(_chain(skipped, lines), delimiter=delimiter, strict=False)
     records = _records(reader)
-    _, header = next(records)
+    first = next(records, None)
+    if first is None:  # only blank cells, such as a line of commas
+        raise ImportFailed("the file has no header row: its first line has no column names")
+    _, header = first
     return Table(header=[c.strip() for c in header], delimiter=delimiter, records=records)
 
 

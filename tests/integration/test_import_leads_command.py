@@ -159,6 +159,7 @@ def test_column_names_match_in_any_case(rep, tmp_path):
     [
         (b"", "the file is empty"),
         (b"\n\n  \n", "the file is empty"),
+        (b",,\n ,\n", "the file has no header row"),
         (b'{"leads": [{"email": "a@b.com"}]}\n', "no known column in its first line"),
         (b"name,city\nAnn,Berlin\n", "no known column in its first line"),
         (b"first_name,company\nAnn,Acme\n", "the header needs an email or a phone column"),
@@ -169,6 +170,7 @@ def test_column_names_match_in_any_case(rep, tmp_path):
     ids=[
         "empty",
         "blank",
+        "commas-only-header",
         "json",
         "other-columns",
         "no-email-or-phone",
