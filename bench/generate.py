@@ -263,8 +263,8 @@ def load_story(url: str, world: World) -> tuple[dict[str, loader.TableLoad], flo
         emit = Emitters(**{key: streams.writer(key) for key in STORY_TABLES})
         Story(world, emit).run()
     pass_seconds = time.perf_counter() - started
+    fill_report_summaries()  # before the indexes: the update of every lead skips them
     loader.create_indexes(url, saved, loads)
-    fill_report_summaries()
     loader.finish_tables(url, loads)
     return loads, pass_seconds
 

@@ -1,5 +1,8 @@
 """Pre-aggregated report tables and how they are kept up to date.
 
+``Lead.first_attempt_at`` and ``first_connect_at`` are kept by ``touch_log``;
+``leads_first_times_fill`` sets them set-based for rows loaded without it (the bench).
+
 ``TouchDay`` counts touches per day, channel, direction and outcome, up to the touch
 id its ``ReportSummary`` row names. A refresh adds the touches logged since, set-based
 (one ``INSERT ... SELECT ... ON CONFLICT``), so it costs what was logged since the last
@@ -57,6 +60,8 @@ def _touches_high_water() -> int:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                # Behind an anti-wraparound vacuum, give up: the next refresh tries again.
+                cursor.execute("SET LOCAL lock_timeout = '10s'")
                 cursor.execute("LOCK TABLE leads_touch IN SHARE MODE")
         return Touch.objects.aggregate(top=Max("id"))["top"] or 0
 

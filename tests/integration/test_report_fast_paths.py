@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 
-from cadences import report_summaries
+from cadences import report_summaries, report_tables
 from cadences.models import ReportSummary, TouchDay
 from cadences.reports import CONNECTED, percentile, report_json
 from leads.models import CONNECT_OUTCOMES, Lead, Touch
@@ -295,3 +295,16 @@ def test_best_count_matches_a_pass_over_each_decided_leads_touches(seed):
     plain = plain_best_count()
     assert plain["decided"] > 5
     assert fast_best_count() == plain
+
+
+def test_the_channel_mix_section_says_when_its_summary_was_refreshed():
+    varied_history(10, leads=5)
+    ReportSummary.objects.all().delete()  # PostgreSQL's migration made an empty one
+    assert not any("summary" in n for n in report_tables.channel_mix(fast_report()).notes)
+    report_summaries.touch_days_refresh(now=dt.datetime(2027, 4, 2, 13, 5, tzinfo=UTC))
+    notes = report_tables.channel_mix(fast_report()).notes
+    assert any("last refreshed 02 Apr 13:05 UTC" in note for note in notes)
+
+
+def fast_report() -> dict:
+    return report_json("channel-mix", *PERIOD, None, now=NOW)
