@@ -197,7 +197,7 @@ def smtp_sink() -> Iterator[CountingSink]:
     controller.start()
     try:
         with override_settings(
-            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_BACKEND="followup.mail.SMTPBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=port,
             EMAIL_USE_TLS=False,

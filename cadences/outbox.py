@@ -30,6 +30,7 @@ from django.urls import reverse
 from cadences import copy
 from cadences.models import Enrolment, OutboundEmail, Task
 from cadences.services import task_finish
+from followup.mail import may_have_gone
 from leads.models import Asset, Lead, Touch
 
 log = logging.getLogger(__name__)
@@ -333,17 +334,39 @@ def send_claimed(row: OutboundEmail, *, now: dt.datetime, smtp: object | None = 
 
 def _smtp_send(row: OutboundEmail, *, now: dt.datetime, smtp: object | None) -> bool:
     """The SMTP call of a claimed row; a failure is recorded on the row (retry or failed)."""
+    own = smtp is None  # our own connection for this one message, to know what it saw
+    if own:
+        smtp = get_connection(fail_silently=False)
     try:
-        if smtp is not None:
-            # Opened here, not by send(): a backend that opens its own connection closes
-            # it after each message, a new TCP session and EHLO per email.
-            smtp.open()
+        # Opened here, not by send(): a backend that opens its own connection closes
+        # it after each message, a new TCP session and EHLO per email.
+        smtp.open()
         _message(row, smtp).send(fail_silently=False)
     except Exception as exc:  # every SMTP/socket failure is recorded on the row below
-        _record_failure(row, exc, now=now)
+        # A reply code after the message is the peer's answer (taken or refused); only
+        # a silence or a hang-up after it leaves the message's fate unknown.
+        if may_have_gone(smtp) and not isinstance(exc, smtplib.SMTPResponseException):
+            _record_unconfirmed(row, exc)
+        else:
+            _record_failure(row, exc, now=now)
         _reset(smtp)  # a failed session may be half-open; the next send starts clean
         return False
+    if own:
+        _reset(smtp)
     return True
+
+
+def _record_unconfirmed(row: OutboundEmail, exc: Exception) -> None:
+    """The peer had the whole message when the session failed: it may have gone out.
+    Resending could send it twice, so the rep checks (``unknown``), as after a crash."""
+    error = f"{type(exc).__name__}: {exc}"[:900]
+    OutboundEmail.objects.filter(id=row.id, status=OutboundEmail.Status.SENDING).update(
+        status=OutboundEmail.Status.UNKNOWN,
+        lease_until=None,
+        last_error=f"The mail server took the message but did not confirm it ({error}); "
+        "check the mailbox before resending.",
+    )
+    log.warning("email %s unconfirmed after its data was sent: %s", row.id, error)
 
 
 def send_block(rows: list[OutboundEmail], *, now: dt.datetime, smtp: object | None) -> int:

@@ -34,6 +34,10 @@ EMAIL_SCHEMES = {
 }
 
 
+DJANGO_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+SMTP_BACKEND = "followup.mail.SMTPBackend"
+
+
 class ConfigError(Exception):
     """A variable holds a value we cannot use. ``str()`` is the one-line message."""
 
@@ -138,6 +142,8 @@ def read_email(env: Mapping[str, str]) -> dict[str, Any]:
         raise ConfigError("EMAIL_URL", f"{url!r} names no host")
     # django-environ reports absent parts as None; Django's defaults are better.
     config = {key: value for key, value in config.items() if value is not None}
+    if config.get("EMAIL_BACKEND") == DJANGO_SMTP_BACKEND:
+        config["EMAIL_BACKEND"] = SMTP_BACKEND  # knows a lost reply from a failed send
     config["EMAIL_TIMEOUT"] = 20
     return config
 

@@ -100,11 +100,6 @@ def test_an_smtp_peer_that_refuses_then_times_out_then_recovers_gets_each_email_
     assert_no_enrolment_stuck()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cadences/outbox.py retries a send that timed out after DATA (a temporary"
-    " error), so an email the peer took goes out twice; it must become `unknown`",
-)
 def test_an_email_whose_data_the_peer_took_without_answering_is_unknown_never_resent(
     rep, smtp_sink, tmp_path
 ):

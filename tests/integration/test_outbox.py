@@ -105,13 +105,39 @@ def test_a_permanent_rejection_fails_the_task_with_the_reason(lead, smtp_sink):
 
 
 def test_an_unreachable_smtp_server_is_a_temporary_failure(lead, settings, db):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "followup.mail.SMTPBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     enrol(lead)
     run_tick(MONDAY_10)
     row = OutboundEmail.objects.get()
     assert row.status == "retry"
     assert "Connection refused" in row.last_error or "Errno" in row.last_error
+
+
+def test_a_message_the_peer_took_without_answering_is_unknown_never_resent(
+    lead, smtp_sink, settings
+):
+    settings.EMAIL_TIMEOUT = 1
+    smtp_sink.stall_in, smtp_sink.stall_seconds = "DATA", 3  # takes it, answers too late
+    enrol(lead)
+    run_tick(MONDAY_10)
+    row = OutboundEmail.objects.get()
+    assert row.status == "unknown"
+    assert "did not confirm" in row.last_error
+    smtp_sink.stall_seconds = 0  # the peer recovers: still not resent blindly
+    run_tick("2027-03-01T11:00:00Z")
+    assert [m["Message-ID"] for m in smtp_sink.messages] == [row.message_id]
+    assert OutboundEmail.objects.get().status == "unknown"
+    assert Task.objects.get(step__position=1).status == "pending"  # the rep decides
+
+
+def test_a_peer_silent_before_the_message_is_retried_not_unknown(lead, smtp_sink, settings):
+    settings.EMAIL_TIMEOUT = 1
+    smtp_sink.stall_in, smtp_sink.stall_seconds = "EHLO", 3  # never got the message
+    enrol(lead)
+    run_tick(MONDAY_10)
+    assert OutboundEmail.objects.get().status == "retry"
+    assert smtp_sink.messages == []
 
 
 def test_a_send_abandoned_mid_flight_becomes_unknown_and_is_never_resent(lead, smtp_sink):

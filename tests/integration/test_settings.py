@@ -115,7 +115,7 @@ def test_email_defaults_to_the_console() -> None:
 
 def test_smtp_email_url_names_host_and_port() -> None:
     email = config.read_email({"EMAIL_URL": "smtp://mail:1025"})
-    assert email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert email["EMAIL_BACKEND"] == "followup.mail.SMTPBackend"
     assert (email["EMAIL_HOST"], email["EMAIL_PORT"]) == ("mail", 1025)
 
 
