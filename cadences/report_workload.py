@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -146,6 +147,85 @@ def _later_steps(
     return due_times
 
 
+Projected = tuple[tuple[dt.date, str, str], ...]
+
+
+class _Projector:
+    """The later steps' days (in the rep's zone) for each group's due time, computed as
+    few times as needed.
+
+    From due times on one local day (in the lead's zone), a later ``done_at`` never gives
+    an earlier due time: the same day plus the same business days, then windows and the
+    min gap only move forward, and every later step starts from a business day in its
+    window. The horizon only cuts steps off. So for one cadence step, lead zone, rep
+    zone and local day, when two due times project onto the same days, every due time
+    between them does too. The due times are sorted and halved until each stretch's ends
+    agree: a few projections per day instead of one per group (410,000 at full scale).
+    A day whose clock changes (DST) repeats or skips local times, so its groups are each
+    projected on their own.
+    """
+
+    def __init__(self, cadences: dict[int, Cadence], *, end: dt.datetime) -> None:
+        self.cadences = cadences
+        self.end = end
+        self.dues: dict[tuple, set[dt.datetime]] = defaultdict(set)
+        self.found: dict[tuple, dict[dt.datetime, Projected]] = {}
+        self.instants: dict[tuple, tuple[tuple[dt.datetime, Step], ...]] = {}
+
+    def note(self, key: tuple, due: dt.datetime) -> None:
+        self.dues[key].add(due)
+
+    def days(self, key: tuple, due: dt.datetime) -> Projected:
+        if key not in self.found:
+            self.found[key] = self._resolve(key, sorted(self.dues[key]))
+        return self.found[key][due]
+
+    def _resolve(self, key: tuple, dues: list[dt.datetime]) -> dict[dt.datetime, Projected]:
+        found = {}
+        if _clock_changes(key[-1], key[2]):
+            return {due: self._exactly(key, due) for due in dues}
+        stretches = [(0, len(dues) - 1)]
+        while stretches:
+            low, high = stretches.pop()
+            first, last = self._exactly(key, dues[low]), self._exactly(key, dues[high])
+            if first == last:
+                found.update((due, first) for due in dues[low : high + 1])
+            elif high - low <= 1:
+                found[dues[low]], found[dues[high]] = first, last
+            else:
+                middle = (low + high) // 2
+                stretches += [(low, middle), (middle, high)]
+        return found
+
+    def _exactly(self, key: tuple, due: dt.datetime) -> Projected:
+        cadence_id, position, basis_tz, rep_tz, _day = key
+        later = self.instants.get((cadence_id, position, basis_tz, due))
+        if later is None:
+            steps = _later_steps(
+                self.cadences[cadence_id], position, done_at=due, tz=basis_tz, end=self.end
+            )
+            later = self.instants[(cadence_id, position, basis_tz, due)] = tuple(steps)
+        return tuple((_local_date(at, rep_tz), step.channel, step.mode) for at, step in later)
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _local_date(moment: dt.datetime, tz: str) -> dt.date:
+    """``scheduling.local_date`` for a zone already checked, without checking it again
+    for each of hundreds of thousands of groups."""
+    zone = _ZONES.get(tz)
+    if zone is None:
+        scheduling.validate_timezone(tz)
+        zone = _ZONES.setdefault(tz, ZoneInfo(tz))
+    return moment.astimezone(zone).date()
+
+
+def _clock_changes(day: dt.date, tz: str) -> bool:
+    start, end = scheduling.local_day_bounds(day, tz)
+    return end - start != dt.timedelta(days=1)
+
+
 def _project(
     groups: list[dict],
     cadences: dict[int, Cadence],
@@ -155,19 +235,30 @@ def _project(
     end: dt.datetime,
 ) -> dict[int, _Load]:
     loads: dict[int, _Load] = {rep_id: _Load() for rep_id in reps}
+    zones = {rep_id: _tz(rep) for rep_id, rep in reps.items()}
+    projector = _Projector(cadences, end=end)
+    projected = []
     for group in groups:
-        rep_tz = _tz(reps[group["rep_id"]])
-        load = loads[group["rep_id"]]
+        rep_tz = zones[group["rep_id"]]
         due = max(group["first_due"], start)
-        load.add(scheduling.local_date(due, rep_tz), group["channel"], group["mode"], group["n"])
-        cadence = cadences.get(group["step__cadence_id"])
-        if group["kind"] != Task.Kind.STEP or cadence is None:
-            continue
-        later = _later_steps(
-            cadence, group["step__position"], done_at=due, tz=group["basis_tz"], end=end
+        loads[group["rep_id"]].add(
+            _local_date(due, rep_tz), group["channel"], group["mode"], group["n"]
         )
-        for at, step in later:
-            load.add(scheduling.local_date(at, rep_tz), step.channel, step.mode, group["n"])
+        if group["kind"] != Task.Kind.STEP or group["step__cadence_id"] not in cadences:
+            continue
+        key = (
+            group["step__cadence_id"],
+            group["step__position"],
+            group["basis_tz"],
+            rep_tz,
+            _local_date(due, group["basis_tz"]),
+        )
+        projector.note(key, due)
+        projected.append((key, due, group))
+    for key, due, group in projected:
+        load = loads[group["rep_id"]]
+        for day, channel, mode in projector.days(key, due):
+            load.add(day, channel, mode, group["n"])
     return loads
 
 

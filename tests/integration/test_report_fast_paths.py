@@ -16,12 +16,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 
-from cadences import report_summaries, report_tables
+from cadences import report_summaries, report_tables, report_workload, scheduling
 from cadences.models import ReportSummary, TouchDay
 from cadences.reports import CONNECTED, percentile, report_json
 from leads.models import CONNECT_OUTCOMES, Lead, Touch
 from leads.touches import touch_log
-from tests.factories import LeadFactory, RepFactory
+from tests.factories import (
+    CadenceFactory,
+    EnrolmentFactory,
+    LeadFactory,
+    RepFactory,
+    StepFactory,
+    TaskFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +315,87 @@ def test_the_channel_mix_section_says_when_its_summary_was_refreshed():
 
 def fast_report() -> dict:
     return report_json("channel-mix", *PERIOD, None, now=NOW)
+
+
+# --- load forecast ------------------------------------------------------------------------
+
+FORECAST_NOW = dt.datetime(2027, 3, 8, 15, tzinfo=UTC)
+LEAD_ZONES = ("", "Asia/Kolkata")
+
+
+def varied_pending_steps(seed: int, tasks: int = 300) -> None:
+    """Pending step tasks at any minute from a week overdue to three weeks ahead (the US
+    clock change of 14 March included), for reps and leads in whole- and half-hour zones,
+    on a cadence with business days, a holiday calendar, hour waits and a min gap."""
+    chance = random.Random(seed)
+    reps = [
+        RepFactory(username=f"fc{seed}_{i}", profile={"timezone": tz})
+        for i, tz in enumerate(("America/New_York", "Asia/Kolkata"))
+    ]
+    cadence = CadenceFactory(
+        name=f"Varied {seed}", business_days_only=True, holiday_country="US", min_gap_hours=20
+    )
+    timings = [
+        {"channel": "call"},
+        {"channel": "email", "wait_hours": 3},
+        {"channel": "call", "wait_days": 1, "window_start": dt.time(8), "window_end": dt.time(12)},
+        {"channel": "email", "mode": "auto", "wait_days": 2, "subject": "s", "body": "b"},
+        {"channel": "call", "wait_days": 3, "wait_hours": 5},
+        {"channel": "sms", "wait_days": 6},
+    ]
+    steps = [
+        StepFactory(cadence=cadence, position=i + 1, **timing) for i, timing in enumerate(timings)
+    ]
+    start = FORECAST_NOW - dt.timedelta(days=7)
+    for _ in range(tasks):
+        lead = LeadFactory(owner=chance.choice(reps), timezone=chance.choice(LEAD_ZONES))
+        enrolment = EnrolmentFactory(lead=lead, cadence=cadence)
+        step = chance.choice(steps[:4])
+        TaskFactory(
+            lead=lead,
+            enrolment=enrolment,
+            step=step,
+            channel=step.channel,
+            mode=step.mode,
+            due_at=start + dt.timedelta(minutes=chance.randrange(0, 28 * 24 * 60)),
+        )
+
+
+def plain_load_forecast(date_from: dt.date, date_to: dt.date) -> dict[int, dict]:
+    """Every group's later steps projected on their own, as the report did before."""
+    report = report_json("load-forecast", date_from, date_to, None, now=FORECAST_NOW)
+    first_day = dt.date.fromisoformat(report["start"])
+    days = [first_day + dt.timedelta(days=i) for i in range(report_workload.HORIZON_DAYS)]
+    reps = {r.id: r for r in report_workload._reps(None)}
+    zones = {rep_id: report_workload._tz(r) for rep_id, r in reps.items()}
+    start = min(report_workload._day_start(first_day, tz) for tz in zones.values())
+    end = max(
+        report_workload._day_start(days[-1] + dt.timedelta(days=1), tz) for tz in zones.values()
+    )
+    groups = report_workload._pending_groups(list(reps), start=start, end=end)
+    cadences = report_workload._cadences(groups)
+    loads = {rep_id: report_workload._Load() for rep_id in reps}
+    for group in groups:
+        rep_tz, load = zones[group["rep_id"]], loads[group["rep_id"]]
+        due = max(group["first_due"], start)
+        load.add(scheduling.local_date(due, rep_tz), group["channel"], group["mode"], group["n"])
+        cadence = cadences.get(group["step__cadence_id"])
+        if group["kind"] != "step" or cadence is None:
+            continue
+        later = report_workload._later_steps(
+            cadence, group["step__position"], done_at=due, tz=group["basis_tz"], end=end
+        )
+        for at, step in later:
+            load.add(scheduling.local_date(at, rep_tz), step.channel, step.mode, group["n"])
+    per_rep = [report_workload._rep_days(reps[i], loads[i], days) for i in reps]
+    return {"reps": sorted(per_rep, key=lambda r: r["rep"])}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_load_forecast_shares_projections_and_matches_projecting_every_group(seed):
+    varied_pending_steps(seed)
+    for date_to in (dt.date(2027, 3, 8), dt.date(2027, 3, 12)):
+        fast = report_json("load-forecast", dt.date(2027, 3, 1), date_to, None, now=FORECAST_NOW)
+        plain = plain_load_forecast(dt.date(2027, 3, 1), date_to)
+        assert sum(d["calls"] + d["emails"] for r in fast["reps"] for d in r["days"]) > 100
+        assert fast["reps"] == plain["reps"]

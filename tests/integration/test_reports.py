@@ -652,6 +652,10 @@ MAX_QUERIES = {
 }
 
 
+# PostgreSQL: one more, turning JIT off for the report's transaction.
+JIT_OFF_QUERIES = 1 if connection.vendor == "postgresql" else 0
+
+
 @pytest.mark.parametrize("name", sorted(REPORTS))
 def test_each_report_runs_a_fixed_number_of_queries_at_5_and_50_leads(
     name, rep, teammate, django_assert_max_num_queries
@@ -662,7 +666,7 @@ def test_each_report_runs_a_fixed_number_of_queries_at_5_and_50_leads(
     for size in (5, 45):
         history(reps, size, cadence, steps[0])
         with (
-            django_assert_max_num_queries(MAX_QUERIES[name]),
+            django_assert_max_num_queries(MAX_QUERIES[name] + JIT_OFF_QUERIES),
             CaptureQueriesContext(connection) as run,
         ):
             march(name)
