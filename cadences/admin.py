@@ -24,7 +24,9 @@ from cadences.models import (
     EnrolmentEvent,
     Heartbeat,
     OutboundEmail,
+    ReportSummary,
     Task,
+    TouchDay,
 )
 from cadences.services import (
     enrolment_exit,
@@ -293,3 +295,20 @@ class HeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("name", "at", "detail")
     search_fields = ("name",)
+
+
+@admin.register(ReportSummary)
+class ReportSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """How fresh each pre-aggregated report table is; the worker refreshes them hourly."""
+
+    list_display = ("name", "through_id", "time_zone", "refreshed_at")
+
+
+@admin.register(TouchDay)
+class TouchDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Touches per day, channel and outcome, as the channel-mix report reads them."""
+
+    list_display = ("day", "channel", "direction", "outcome", "n")
+    list_filter = ("channel", "direction", "outcome")
+    date_hierarchy = "day"
+    show_full_result_count = False

@@ -29,9 +29,11 @@ from cadences.models import (
     EnrolmentEvent,
     Heartbeat,
     OutboundEmail,
+    ReportSummary,
     Step,
     StepVariant,
     Task,
+    TouchDay,
 )
 from leads.models import (
     ApiToken,
@@ -139,6 +141,12 @@ ROW_MAKERS: dict[str, Callable[[], Model]] = {
         refreshed_at=NOW,
     ),
     "cadences.heartbeat": lambda: Heartbeat.objects.create(name=f"beat-{next(serial)}", at=NOW),
+    "cadences.reportsummary": lambda: ReportSummary.objects.create(
+        name=f"summary-{next(serial)}", through_id=5, time_zone="UTC", refreshed_at=NOW
+    ),
+    "cadences.touchday": lambda: TouchDay.objects.create(
+        day=NOW.date(), channel="call", direction="out", outcome=f"o{next(serial)}", n=3
+    ),
     "leads.routingrule": lambda: RoutingRule.objects.create(
         name=f"r{next(serial)}", cadence=CadenceFactory(), owner=RepFactory()
     ),
