@@ -82,6 +82,11 @@ def test_check_deploy_fails_when_tls_is_off_so_the_test_above_proves_something(t
 @pytest.fixture(scope="module")
 def production_answer(tmp_path_factory) -> dict:
     env = production_env(tmp_path_factory.mktemp("headers"))
+    # The manifest storage of DEBUG off needs collected files: our own, in a temporary
+    # directory, so the answer depends on no other test or earlier `make run`.
+    env["STATIC_ROOT"] = str(tmp_path_factory.mktemp("static"))
+    collected = run(["manage.py", "collectstatic", "--noinput", "--verbosity", "0"], env)
+    assert collected.returncode == 0, collected.stderr
     result = run(["-c", HEADERS_SCRIPT], env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
