@@ -7,14 +7,13 @@ every repetition starts from the same data.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -170,45 +169,54 @@ def worker_rss(ctx: Context) -> Result:
 # --- automated email -----------------------------------------------------------------
 
 
-class CountingSink:
-    """An SMTP server's handler that accepts and counts every message."""
+class SinkProcess:
+    """``bench/smtp_sink.py`` in its own process: what it received, by Message-ID."""
 
-    def __init__(self) -> None:
-        self.count = 0
+    def __init__(self, log: Path) -> None:
+        self.log = log
 
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.count += 1
-        return "250 OK"
+    def message_ids(self) -> list[str]:
+        return self.log.read_bytes().decode().splitlines()
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    @property
+    def count(self) -> int:
+        return len(self.message_ids())
 
 
 @contextmanager
-def smtp_sink() -> Iterator[CountingSink]:
-    """aiosmtpd on 127.0.0.1 in a thread, and Django's SMTP backend pointed at it."""
-    from aiosmtpd.controller import Controller
-
-    sink, port = CountingSink(), _free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, loop=asyncio.new_event_loop())
-    controller.start()
-    try:
-        with override_settings(
-            EMAIL_BACKEND="followup.mail.SMTPBackend",
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=port,
-            EMAIL_USE_TLS=False,
-            EMAIL_USE_SSL=False,
-            EMAIL_HOST_USER="",
-            EMAIL_HOST_PASSWORD="",
-            EMAIL_TIMEOUT=30,
-        ):
-            yield sink
-    finally:
-        controller.stop()
+def smtp_sink() -> Iterator[SinkProcess]:
+    """An SMTP server on 127.0.0.1 in a process of its own (as a mail server is never
+    inside the worker), and Django's SMTP backend pointed at it."""
+    with tempfile.TemporaryDirectory(prefix="bench-smtp-") as folder:
+        log = Path(folder) / "received.log"
+        log.touch()
+        server = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "smtp_sink.py"), str(log)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            ready = server.stdout.readline().split()
+            if len(ready) != 2 or ready[0] != "ready":
+                raise RuntimeError(f"the SMTP sink did not start: {ready}")
+            with override_settings(
+                EMAIL_BACKEND="followup.mail.SMTPBackend",
+                EMAIL_HOST="127.0.0.1",
+                EMAIL_PORT=int(ready[1]),
+                EMAIL_USE_TLS=False,
+                EMAIL_USE_SSL=False,
+                EMAIL_HOST_USER="",
+                EMAIL_HOST_PASSWORD="",
+                EMAIL_TIMEOUT=30,
+            ):
+                yield SinkProcess(log)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def due_cutoffs(ctx: Context, blocks: int) -> list[dt.datetime]:
@@ -261,6 +269,8 @@ def emails(ctx: Context) -> list[Result]:
         took = figures["fill_s"] + figures["deliver_s"] + figures["record_s"]
         for cutoff in cutoffs[1 : 1 + affordable(ctx.repetitions, took)]:
             figures = _send_once(cutoff, sink, *work, count_queries=False, keep=True)
+            if not figures["exactly_once"]:
+                sending.extra_checks.append(("a timed run's emails reached the sink once", False))
             sending.samples.append(figures["sent"] / (figures["fill_s"] + figures["deliver_s"]))
             recording.samples.append(figures["recorded"] / figures["record_s"])
         sending.notes.append(
@@ -271,6 +281,8 @@ def emails(ctx: Context) -> list[Result]:
 
 
 def _send_once(cutoff, sink, fill, deliver, record, *, count_queries: bool, keep: bool) -> dict:
+    from cadences.models import OutboundEmail
+
     figures: dict[str, float] = {}
     before = sink.count
     with transaction.atomic() if not keep else _nothing():
@@ -281,9 +293,14 @@ def _send_once(cutoff, sink, fill, deliver, record, *, count_queries: bool, keep
                 figures[f"{step}_s"] = time.perf_counter() - started
             figures[f"{step}_queries"] = counted.value if counted is not None else 0
             figures[{"fill": "filled", "deliver": "handled", "record": "recorded"}[step]] = value
+        # Exactly once: the sink received each row sent in this run once, and nothing else.
+        received = sink.message_ids()[before:]
+        sent = OutboundEmail.objects.filter(created_at=cutoff, status="sent")
+        expected = sorted(sent.values_list("message_id", flat=True))
+        figures["exactly_once"] = sorted(received) == expected
         if not keep:
             transaction.set_rollback(True)
-    figures["sent"] = sink.count - before
+    figures["sent"] = len(received)
     return figures
 
 
@@ -300,6 +317,9 @@ def _email_notes(sending: Result, recording: Result, figures: dict) -> None:
         f"{figures['deliver_queries'] / sent:.1f} to send"
     )
     recording.notes.append(f"{figures['record_queries'] / sent:.1f} queries per email")
+    if not figures["exactly_once"]:
+        sending.notes.append("the sink's Message-IDs differ from the rows sent")
+    sending.extra_checks.append(("every sent email reached the sink once", figures["exactly_once"]))
     if figures["sent"] != figures["filled"]:
         sending.notes.append(f"{figures['filled']:,} rendered but {figures['sent']:,} sent")
         sending.extra_checks.append(("every rendered email reached the sink", False))

@@ -46,6 +46,14 @@ class SMTPBackend(EmailBackend):
     def connection_class(self):
         return TrackingSMTPSSL if self.use_ssl else TrackingSMTP
 
+    def send_bytes(self, sender: str, recipients: list[str], message: bytes) -> None:
+        """Send a message already in its wire form (CRLF line ends), as ``send_messages``
+        would after building it: for a sender that builds its messages more cheaply
+        than ``EmailMessage.message()``. SMTP errors are raised, never swallowed."""
+        if self.connection is None:
+            self.open()
+        self.connection.sendmail(sender, recipients, message)
+
 
 def may_have_gone(backend: object) -> bool:
     """After a failed send: did the message's end reach the peer before the failure?"""
