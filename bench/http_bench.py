@@ -21,8 +21,11 @@ from bench.engine_bench import Context
 from bench.harness import NOT_BUILT, Result, Target
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKERS = 2  # scripts/web.sh's defaults: WEB_CONCURRENCY gthread workers
-THREADS = 4  # of WEB_THREADS threads each
+# scripts/web.sh's defaults and variables: WEB_CONCURRENCY gthread workers of WEB_THREADS
+# threads each (set them to compare sizes; WEB_THREADS=1 runs sync workers).
+WORKERS = int(os.environ.get("WEB_CONCURRENCY") or 2)
+THREADS = int(os.environ.get("WEB_THREADS") or 4)
+WORKER_CLASS = "gthread" if THREADS > 1 else "sync"
 CONNECTIONS = 8
 TOKENS = 50  # the per-token rate limit (600/min) is never what stops the load
 
@@ -40,7 +43,7 @@ def gunicorn(ctx: Context, log: Path) -> Iterator[str]:
            "ALLOWED_HOSTS": "127.0.0.1,localhost"}  # fmt: skip
     command = [
         str(Path(sys.executable).with_name("gunicorn")), "followup.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", str(WORKERS),
+        "--bind", f"127.0.0.1:{port}", "--worker-class", WORKER_CLASS, "--workers", str(WORKERS),
         "--threads", str(THREADS), "--error-logfile", str(log),
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
@@ -89,14 +92,18 @@ def _tokens(ctx: Context) -> list[tuple[str, str]]:
     return made
 
 
+def _size() -> str:
+    return f"{WORKERS}x{THREADS} threads" if THREADS > 1 else f"{WORKERS} sync workers"
+
+
 def api_load(ctx: Context) -> list[Result]:
     post = Result(
-        f"POST /api/leads/ (new lead, enrolled), gunicorn {WORKERS}x{THREADS} threads",
+        f"POST /api/leads/ (new lead, enrolled), gunicorn {_size()}",
         unit="req/s",
         target=Target(100, "min", "≥ 100 req/s"),
     )
     get = Result(
-        f"GET /api/queue/ (a rep's day), gunicorn {WORKERS}x{THREADS} threads", unit="req/s",
+        f"GET /api/queue/ (a rep's day), gunicorn {_size()}", unit="req/s",
         target=Target(200, "min", "≥ 200 req/s"),
     )  # fmt: skip
     paths = _api_paths()

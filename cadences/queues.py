@@ -20,10 +20,11 @@ from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from cadences import scheduling
-from cadences.models import DailyQueue, Task
+from cadences.models import DailyQueue, Enrolment, Task
 from cadences.services import rep_timezone
 from followup.roles import active_reps
 from leads.models import RepProfile
@@ -101,64 +102,98 @@ def _rows_for(days: Iterable[RepDay]) -> list[dict]:
     )
 
 
-def _belongs(row: dict, day: RepDay) -> bool:
-    if row["status"] == Task.Status.PENDING:
-        return row["due_at"] < day.end
-    return day.start <= row["completed_at"] < day.end
-
-
-def _candidate(row: dict) -> scheduling.QueueCandidate:
-    return scheduling.QueueCandidate(
-        task_id=row["id"],
-        channel=row["channel"],
-        kind=row["kind"],
-        step_position=row["step__position"],
-        due_at=row["due_at"],
-        status=row["status"],
-    )
-
-
-def assemble(day: RepDay, rows: Iterable[dict]) -> tuple[scheduling.AssembledQueue, dict]:
-    """Assemble one rep's day from that rep's rows."""
-    mine = {row["id"]: row for row in rows if _belongs(row, day)}
-    assembled = scheduling.assemble_queue(
-        (_candidate(row) for row in mine.values()),
-        day_start=day.start,
-        call_capacity=day.call_capacity,
-        email_capacity=day.email_capacity,
-    )
-    return assembled, mine
-
-
-def _item(entry: scheduling.QueueEntry, row: dict) -> dict[str, object]:
-    name = f"{row['lead__first_name']} {row['lead__last_name']}".strip()
-    return {
-        "task_id": row["id"],
-        "lead_id": row["lead_id"],
-        "lead_email": row["lead__email"],
-        "lead_name": name,
-        "channel": row["channel"],
-        "cadence": row["enrolment__cadence__name"],
-        "step": row["step__position"],
-        "reason": entry.reason,
-        "due_at": row["due_at"].astimezone(dt.UTC).isoformat(),
-        "status": row["status"],
-    }
-
-
 def queue_for_rep(
     *, rep: AbstractBaseUser, now: dt.datetime, day: dt.date | None = None
 ) -> dict[str, object]:
-    """The queue JSON of CONTRACT.md section 5 for one rep and rep-local date."""
+    """The queue JSON of CONTRACT.md section 5 for one rep and rep-local date.
+
+    One query of tuples (the API serves this on every ``GET /api/queue/``): a rep's day
+    holds hundreds of tasks, most of them rolled over, so no dict per row is made, and
+    only the items kept are written out.
+    """
     when = rep_day(rep, day, now)
-    assembled, rows = assemble(when, _rows_for([when]))
+    rows = {row[0]: row for row in _queue_rows(when)}
+    assembled = scheduling.assemble_queue(
+        (_queue_candidate(row) for row in rows.values()),
+        day_start=when.start,
+        call_capacity=when.call_capacity,
+        email_capacity=when.email_capacity,
+    )
     return {
         "rep": rep.get_username(),
         "date": when.day.isoformat(),
         "rolled_over": dict(assembled.rolled_over),
-        "calls": [_item(e, rows[e.candidate.task_id]) for e in assembled.calls],
-        "emails": [_item(e, rows[e.candidate.task_id]) for e in assembled.emails],
-        "other": [_item(e, rows[e.candidate.task_id]) for e in assembled.other],
+        "calls": [_queue_item(e, rows[e.candidate.task_id]) for e in assembled.calls],
+        "emails": [_queue_item(e, rows[e.candidate.task_id]) for e in assembled.emails],
+        "other": [_queue_item(e, rows[e.candidate.task_id]) for e in assembled.other],
+    }
+
+
+# The columns of a queue row, in the order _queue_candidate and _queue_item read them.
+QUEUE_COLUMNS = (
+    "id",
+    "channel",
+    "kind",
+    "step__position",
+    "due_at",
+    "status",
+    "lead_id",
+    "lead__email",
+    "lead__first_name",
+    "lead__last_name",
+    "cadence_name",
+)
+
+
+def _queue_rows(day: RepDay) -> list[tuple]:
+    """The rep-day's tasks as ``_rows_for`` selects them (one rep: no row needs sorting out)."""
+    pending = Q(status=Task.Status.PENDING, mode="manual", due_at__lt=day.end)
+    finished = Q(
+        status__in=QUEUE_STATUSES_SHOWN_DONE,
+        mode="manual",
+        completed_at__gte=day.start,
+        completed_at__lt=day.end,
+    )
+    tasks = Task.objects.filter(pending | finished, rep_id=day.rep_id)
+    return list(tasks.annotate(cadence_name=_CADENCE_NAME).values_list(*QUEUE_COLUMNS).order_by())
+
+
+# A step task's cadence is its step's (the enrolment's, which made it from its own
+# steps), read from the small step table instead of one enrolment row per task; a task
+# without a step asks its enrolment, if it has one (callbacks and hot calls have none).
+_CADENCE_NAME = Coalesce(
+    F("step__cadence__name"),
+    Subquery(
+        Enrolment.objects.filter(id=OuterRef("enrolment_id")).order_by().values("cadence__name")[:1]
+    ),
+)
+
+
+def _queue_candidate(row: tuple) -> scheduling.QueueCandidate:
+    task_id, channel, kind, position, due_at, status = row[:6]
+    return scheduling.QueueCandidate(
+        task_id=task_id,
+        channel=channel,
+        kind=kind,
+        step_position=position,
+        due_at=due_at,
+        status=status,
+    )
+
+
+def _queue_item(entry: scheduling.QueueEntry, row: tuple) -> dict[str, object]:
+    task_id, channel, _, position, due_at, status, lead_id, email, first, last, cadence = row
+    return {
+        "task_id": task_id,
+        "lead_id": lead_id,
+        "lead_email": email,
+        "lead_name": f"{first} {last}".strip(),
+        "channel": channel,
+        "cadence": cadence,
+        "step": position,
+        "reason": entry.reason,
+        "due_at": due_at.astimezone(dt.UTC).isoformat(),
+        "status": status,
     }
 
 

@@ -75,7 +75,13 @@ def step_timing(step: Step) -> scheduling.StepTiming:
 def log_event(
     enrolment: Enrolment, *, kind: str, message: str, at: dt.datetime, position: int | None = None
 ) -> None:
-    EnrolmentEvent.objects.create(
+    _event(enrolment, kind=kind, message=message, at=at, position=position).save(force_insert=True)
+
+
+def _event(
+    enrolment: Enrolment, *, kind: str, message: str, at: dt.datetime, position: int | None = None
+) -> EnrolmentEvent:
+    return EnrolmentEvent(
         enrolment=enrolment,
         kind=kind,
         message=message[:500],
@@ -89,47 +95,106 @@ def log_event(
 
 def enrolment_refusal(*, lead: Lead, cadence: Cadence) -> str | None:
     """Why this lead cannot start this cadence, or None when it can."""
+    reason = _lead_refusal(lead)
+    if reason:
+        return reason
+    if not cadence.steps.filter(removed_at__isnull=True).exists():
+        return _no_steps(cadence)
+    if _running(lead, cadence).exists():
+        return _already_in(cadence)
+    return None
+
+
+def _lead_refusal(lead: Lead) -> str | None:
     if lead.status in CLOSED_STATUSES:
         return f"the lead is {lead.get_status_display().lower()}"
     if lead.do_not_email and lead.do_not_call:
         return "the lead asked not to be contacted"
     if lead.unsubscribed_at and lead.do_not_call:
         return "the lead unsubscribed and asked not to be called"
-    if not cadence.steps.filter(removed_at__isnull=True).exists():
-        return f"cadence '{cadence.name}' has no steps"
-    running = Enrolment.objects.filter(
-        lead=lead, cadence=cadence, status__in=[Enrolment.Status.ACTIVE, Enrolment.Status.PAUSED]
-    )
-    if running.exists():
-        return f"the lead is already in '{cadence.name}'"
     return None
 
 
-@transaction.atomic
+def _running(lead: Lead, cadence: Cadence) -> QuerySet[Enrolment]:
+    return Enrolment.objects.filter(
+        lead=lead, cadence=cadence, status__in=[Enrolment.Status.ACTIVE, Enrolment.Status.PAUSED]
+    )
+
+
+def _no_steps(cadence: Cadence) -> str:
+    return f"cadence '{cadence.name}' has no steps"
+
+
+def _already_in(cadence: Cadence) -> str:
+    return f"the lead is already in '{cadence.name}'"
+
+
 def enrolment_start(
-    *, lead: Lead, cadence: Cadence, now: dt.datetime, owner: object | None = None
+    *,
+    lead: Lead,
+    cadence: Cadence,
+    now: dt.datetime,
+    owner: object | None = None,
+    lead_is_new: bool = False,
 ) -> Enrolment:
-    """Enrol a lead; its first step becomes a task at once. Refuses with a reason."""
+    """Enrol a lead; its first step becomes a task at once. Refuses with a reason.
+
+    ``lead_is_new``: the lead was created in the caller's transaction, so it has no
+    enrolment yet and no other transaction can enrol it (``lead_upsert`` says so): its
+    running enrolments are not asked for and its insert needs no savepoint.
+    """
     owner = owner or lead.owner
     if owner is None:
         raise EnrolmentRefused("the lead has no owner")
-    reason = enrolment_refusal(lead=lead, cadence=cadence)
+    # savepoint=False: inside a caller's transaction (a new lead's upsert) a savepoint
+    # would cost two round trips, and a refusal is raised only after this block, never
+    # through it, so the caller's transaction stays usable when it catches one.
+    with transaction.atomic(savepoint=False):
+        first = None
+        reason = _lead_refusal(lead)
+        if reason is None:
+            first = _step_after(cadence, 0)
+            if first is None:
+                reason = _no_steps(cadence)
+            elif not lead_is_new and _running(lead, cadence).exists():
+                reason = _already_in(cadence)
+        if reason is None:
+            enrolment = _enrolment_create(
+                lead=lead, cadence=cadence, owner=owner, now=now, race=not lead_is_new
+            )
+            if enrolment is None:
+                reason = _already_in(cadence)
+            else:
+                events = [
+                    _event(
+                        enrolment, kind="enrolled", message=f"Enrolled in {cadence.name}", at=now
+                    )
+                ]
+                _schedule(enrolment, first, counted_from=now, now=now, events=events)
     if reason:
         raise EnrolmentRefused(reason)
+    return enrolment
+
+
+def _enrolment_create(
+    *, lead: Lead, cadence: Cadence, owner: object, now: dt.datetime, race: bool
+) -> Enrolment | None:
+    """The new enrolment, or None when a concurrent request enrolled the lead first."""
+    enrolment = Enrolment(
+        lead=lead,
+        cadence=cadence,
+        owner=owner,
+        started_at=now,
+        variant_seed=random.randrange(1_000_000),
+    )
+    if not race:
+        enrolment.save(force_insert=True)
+        return enrolment
     try:
         with transaction.atomic():
-            enrolment = Enrolment.objects.create(
-                lead=lead,
-                cadence=cadence,
-                owner=owner,
-                started_at=now,
-                variant_seed=random.randrange(1_000_000),
-            )
+            enrolment.save(force_insert=True)
     except IntegrityError:
-        # A concurrent request enrolled the same lead in the same cadence first.
-        raise EnrolmentRefused(f"the lead is already in '{cadence.name}'") from None
-    log_event(enrolment, kind="enrolled", message=f"Enrolled in {cadence.name}", at=now)
-    schedule_next_step(enrolment, counted_from=now, now=now)
+        return None
     return enrolment
 
 
@@ -150,9 +215,9 @@ def enrolment_start_many(
 # --- scheduling steps -------------------------------------------------------------
 
 
-def _next_step(enrolment: Enrolment) -> Step | None:
+def _step_after(cadence: Cadence, position: int) -> Step | None:
     return (
-        enrolment.cadence.steps.filter(removed_at__isnull=True, position__gt=enrolment.position)
+        cadence.steps.filter(removed_at__isnull=True, position__gt=position)
         .order_by("position")
         .first()
     )
@@ -233,23 +298,51 @@ def schedule_next_step(
     Steps that cannot reach the lead (do-not-call, bounced…) are skipped and logged,
     and the step after them counts from the same moment.
     """
-    lead = enrolment.lead
-    while True:
-        step = _next_step(enrolment)
-        if step is None:
-            enrolment_complete(enrolment=enrolment, now=now)
-            return None
-        skip = _skip_reason(step, lead)
-        task = _upsert_step_task(enrolment, step, counted_from=counted_from, now=now, skip=skip)
+    step = _step_after(enrolment.cadence, enrolment.position)
+    return _schedule(enrolment, step, counted_from=counted_from, now=now)
+
+
+def _schedule(
+    enrolment: Enrolment,
+    step: Step | None,
+    *,
+    counted_from: dt.datetime,
+    now: dt.datetime,
+    events: list[EnrolmentEvent] | None = None,
+) -> Task | None:
+    """``schedule_next_step`` from ``step``, the enrolment's next one.
+
+    ``events``, for an enrolment made in this transaction (it has no task yet, and no
+    other transaction can see it, so none is looked up or raced for): its explain log,
+    which is written with the tasks' in one INSERT.
+    """
+    while step is not None:
+        skip = _skip_reason(step, enrolment.lead)
+        task = _upsert_step_task(
+            enrolment, step, counted_from=counted_from, now=now, skip=skip, events=events
+        )
         if task.status == Task.Status.PENDING:
+            _write_events(events)
             return task
         enrolment.position = step.position
         enrolment.save(update_fields=["position"])
+        step = _step_after(enrolment.cadence, enrolment.position)
+    _write_events(events)
+    enrolment_complete(enrolment=enrolment, now=now)
+    return None
+
+
+def _write_events(events: list[EnrolmentEvent] | None) -> None:
+    if events:
+        EnrolmentEvent.objects.bulk_create(events)
+        events.clear()
 
 
 def _variant_for(enrolment: Enrolment, step: Step) -> object | None:
+    if step.channel != Channel.EMAIL:
+        return None  # only emails have variants; their query is spared for the rest
     variants = list(step.variants.all())
-    if not variants or step.channel != Channel.EMAIL:
+    if not variants:
         return None
     # The base copy is variant "A"; each enrolment gets one evenly, by its seed.
     choice = (enrolment.variant_seed + step.position) % (len(variants) + 1)
@@ -263,8 +356,14 @@ def _upsert_step_task(
     counted_from: dt.datetime,
     now: dt.datetime,
     skip: str | None,
+    events: list[EnrolmentEvent] | None = None,
 ) -> Task:
-    existing = Task.objects.filter(enrolment=enrolment, step=step, kind=Task.Kind.STEP).first()
+    fresh = events is not None
+    existing = (
+        None
+        if fresh
+        else Task.objects.filter(enrolment=enrolment, step=step, kind=Task.Kind.STEP).first()
+    )
     if existing and existing.status not in (Task.Status.PENDING, Task.Status.CANCELLED):
         return existing  # never repeat a step that was done, sent or skipped
     due = compute_due(
@@ -283,24 +382,26 @@ def _upsert_step_task(
     task.status = Task.Status.SKIPPED if skip else Task.Status.PENDING
     task.status_reason = skip or ""
     task.completed_at = now if skip else None
-    _save_step_task(task)
+    if fresh:
+        task.save(force_insert=True)  # nobody else can have made this task
+    else:
+        _save_step_task(task)
     tz = lead_timezone(enrolment.lead)
     if skip:
-        log_event(
-            enrolment,
-            kind="skipped",
-            position=step.position,
-            at=now,
-            message=f"Step {step.position} ({step.channel}) skipped: {skip}",
-        )
+        message = f"Step {step.position} ({step.channel}) skipped: {skip}"
     else:
-        log_event(
-            enrolment,
-            kind="scheduled",
-            position=step.position,
-            at=now,
-            message=f"Step {step.position} ({step.channel}) due {due.explain(tz)}",
-        )
+        message = f"Step {step.position} ({step.channel}) due {due.explain(tz)}"
+    event = _event(
+        enrolment,
+        kind="skipped" if skip else "scheduled",
+        position=step.position,
+        at=now,
+        message=message,
+    )
+    if events is None:
+        event.save(force_insert=True)
+    else:
+        events.append(event)
     return task
 
 

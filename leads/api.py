@@ -226,10 +226,7 @@ def lead_create(request: HttpRequest, payload: LeadIn) -> tuple[int, dict]:
         raise bad_input({"email": need, "phone": need})
     owner = _owner_named(user, payload.owner)
     cadence = _cadence_named(payload.cadence)
-    existing = lead_find_by_email(values["email"])
-    if existing is not None:
-        require_may_see(user, existing)
-    result = _upsert(payload, values=values, owner=owner, cadence=cadence)
+    result = _upsert(payload, user=user, values=values, owner=owner, cadence=cadence)
     answer = _lead_answer(result, ignored=sorted(payload.model_extra or {}))
     return (201 if result.created else 200), answer
 
@@ -237,6 +234,7 @@ def lead_create(request: HttpRequest, payload: LeadIn) -> tuple[int, dict]:
 def _upsert(
     payload: LeadIn,
     *,
+    user: AbstractBaseUser,
     values: dict[str, str],
     owner: AbstractBaseUser | None,
     cadence: Cadence | None,
@@ -250,6 +248,8 @@ def _upsert(
             company=payload.company or "",
             cadence=cadence,
             created_at=payload.created_at,
+            # Another rep's lead with this email: 403 before anything is written.
+            may_update=lambda existing: require_may_see(user, existing),
         )
 
     try:
@@ -269,12 +269,19 @@ def _named(fields: dict[str, str]) -> dict[str, str]:
 
 def _lead_answer(result: UpsertResult, *, ignored: list[str]) -> dict[str, object]:
     lead = result.lead
-    running = lead.enrolments.filter(status__in=RUNNING).order_by("started_at", "id")
+    enrolment = result.enrolment
+    if result.created and (enrolment is None or enrolment.status == Enrolment.Status.ACTIVE):
+        # A new lead runs only what this request enrolled it in: no query to ask. (An
+        # enrolment that completed at once may have handed the lead on: asked below.)
+        enrolled = [enrolment.cadence.name] if enrolment is not None else []
+    else:
+        running = lead.enrolments.filter(status__in=RUNNING).order_by("started_at", "id")
+        enrolled = list(running.values_list("cadence__name", flat=True))
     return {
         "id": lead.id,
         "email": lead.email,
         "owner": lead.owner.get_username() if lead.owner else None,
-        "enrolled_in": list(running.values_list("cadence__name", flat=True)),
+        "enrolled_in": enrolled,
         "enrolment_refused": result.refusal,
         "ignored_fields": ignored,
     }

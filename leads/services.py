@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -160,12 +161,15 @@ def lead_upsert(
     company: str = "",
     cadence: object | None = None,
     created_at: dt.datetime | None = None,
+    may_update: Callable[[Lead], None] | None = None,
 ) -> UpsertResult:
     """Create a lead, or update the one with the same email (blank values keep old ones).
 
     One transaction: the lead, its owner, its tags and its enrolment land together.
     A new lead with a suppressed email is refused (LeadRefused on ``email``); a new lead
     without an owner is routed by the routing rules (owner, and cadence if none given).
+    ``may_update`` is called with the lead found, before anything is written; it raises
+    to refuse (the API's access check, done here to spare it a lookup of its own).
     """
     from cadences.services import EnrolmentRefused, enrolment_start
     from leads.routing import route_lead
@@ -175,6 +179,8 @@ def lead_upsert(
     with transaction.atomic():
         lead = lead_find_by_email(str(values.get("email") or ""))
         created = lead is None
+        if not created and may_update is not None:
+            may_update(lead)
         if created:
             suppression_check(str(values.get("email") or ""))
             if owner is None:
@@ -192,7 +198,9 @@ def lead_upsert(
         result = UpsertResult(lead=lead, created=created)
         if cadence is not None:
             try:
-                result.enrolment = enrolment_start(lead=lead, cadence=cadence, now=now)
+                result.enrolment = enrolment_start(
+                    lead=lead, cadence=cadence, now=now, lead_is_new=created
+                )
             except EnrolmentRefused as exc:
                 result.refusal = str(exc)
     return result

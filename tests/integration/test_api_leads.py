@@ -225,13 +225,14 @@ def test_posting_a_new_lead_in_a_cadence_takes_a_fixed_number_of_queries(
     body = {"phone": "+1 555 0100", "company": "Acme", "tags": ["expo"], "source": "web"}
     body["cadence"] = "Inbound demo request"
     post(client, "/api/leads/", {**body, "email": "first@example.com"})  # account, tag, token
-    # token with user and profile; cadence; the email looked up (a permission check, then
-    # in the upsert's transaction); suppression; routing rules; the next rep in rotation
-    # (locked) and their turn recorded; account; the lead; tags and their link; the
-    # enrolment's checks, row, events and first step's task (cadences.services); the
-    # answer's running cadences; transaction and savepoint statements. Before: 48 on
-    # PostgreSQL (constraint checks asked the database, the rotation took 7 queries).
-    with django_assert_max_num_queries(32):
+    # token with user and profile; cadence; the email looked up (in the upsert's
+    # transaction, which also checks the caller may change it); suppression; routing
+    # rules; the next rep in rotation (locked) and their turn recorded; account; the lead;
+    # tags and their link; the first step, the enrolment, the rep's time off, the first
+    # step's task and the explain log in one insert (cadences.services); the transaction's
+    # two statements. Before: 48 on PostgreSQL, then 32 (the email looked up twice, the
+    # enrolment's checks asked twice, savepoints around rows nobody else could see yet).
+    with django_assert_max_num_queries(18):
         response = post(client, "/api/leads/", {**body, "email": "second@example.com"})
     assert response.status_code == 201
     assert response.json()["enrolled_in"] == ["Inbound demo request"]
