@@ -151,39 +151,42 @@ Projected = tuple[tuple[dt.date, str, str], ...]
 
 
 class _Projector:
-    """The later steps' days (in the rep's zone) for each group's due time, computed as
+    """The later steps' days (in each rep's zone) for each group's due time, computed as
     few times as needed.
 
     From due times on one local day (in the lead's zone), a later ``done_at`` never gives
     an earlier due time: the same day plus the same business days, then windows and the
     min gap only move forward, and every later step starts from a business day in its
-    window. The horizon only cuts steps off. So for one cadence step, lead zone, rep
-    zone and local day, when two due times project onto the same days, every due time
-    between them does too. The due times are sorted and halved until each stretch's ends
-    agree: a few projections per day instead of one per group (410,000 at full scale).
-    A day whose clock changes (DST) repeats or skips local times, so its groups are each
-    projected on their own.
+    window. The horizon only cuts steps off. So for one cadence step, lead zone and local
+    day, when two due times project onto the same days in every rep zone concerned, every
+    due time between them does too. The due times are sorted and halved until each
+    stretch's ends agree: a few projections per day instead of one per group (410,000
+    at full scale). A day whose clock changes (DST) repeats or skips local times, so its
+    groups are each projected on their own. Each step's due time from a given moment is
+    computed once, so chains that meet share the rest.
     """
 
     def __init__(self, cadences: dict[int, Cadence], *, end: dt.datetime) -> None:
-        self.cadences = cadences
         self.end = end
+        self.plans = {cadence_id: _Plan.of(cadence) for cadence_id, cadence in cadences.items()}
         self.dues: dict[tuple, set[dt.datetime]] = defaultdict(set)
-        self.found: dict[tuple, dict[dt.datetime, Projected]] = {}
-        self.instants: dict[tuple, tuple[tuple[dt.datetime, Step], ...]] = {}
+        self.zones: dict[tuple, set[str]] = defaultdict(set)
+        self.found: dict[tuple, dict[dt.datetime, dict[str, Projected]]] = {}
+        self.chains: dict[tuple, tuple[tuple[dt.datetime, Step], ...]] = {}
 
-    def note(self, key: tuple, due: dt.datetime) -> None:
+    def note(self, key: tuple, due: dt.datetime, rep_tz: str) -> None:
         self.dues[key].add(due)
+        self.zones[key].add(rep_tz)
 
-    def days(self, key: tuple, due: dt.datetime) -> Projected:
+    def days(self, key: tuple, due: dt.datetime, rep_tz: str) -> Projected:
         if key not in self.found:
             self.found[key] = self._resolve(key, sorted(self.dues[key]))
-        return self.found[key][due]
+        return self.found[key][due][rep_tz]
 
-    def _resolve(self, key: tuple, dues: list[dt.datetime]) -> dict[dt.datetime, Projected]:
-        found = {}
+    def _resolve(self, key: tuple, dues: list[dt.datetime]) -> dict:
         if _clock_changes(key[-1], key[2]):
             return {due: self._exactly(key, due) for due in dues}
+        found = {}
         stretches = [(0, len(dues) - 1)]
         while stretches:
             low, high = stretches.pop()
@@ -197,28 +200,86 @@ class _Projector:
                 stretches += [(low, middle), (middle, high)]
         return found
 
-    def _exactly(self, key: tuple, due: dt.datetime) -> Projected:
-        cadence_id, position, basis_tz, rep_tz, _day = key
-        later = self.instants.get((cadence_id, position, basis_tz, due))
-        if later is None:
-            steps = _later_steps(
-                self.cadences[cadence_id], position, done_at=due, tz=basis_tz, end=self.end
-            )
-            later = self.instants[(cadence_id, position, basis_tz, due)] = tuple(steps)
-        return tuple((_local_date(at, rep_tz), step.channel, step.mode) for at, step in later)
+    def _exactly(self, key: tuple, due: dt.datetime) -> dict[str, Projected]:
+        cadence_id, position, basis_tz, _day = key
+        plan = self.plans[cadence_id]
+        later = self._chain(plan, plan.after(position), due, basis_tz)
+        return {
+            zone: tuple((_local_date(at, zone), step.channel, step.mode) for at, step in later)
+            for zone in self.zones[key]
+        }
+
+    def _chain(
+        self, plan: _Plan, index: int, done_at: dt.datetime, tz: str
+    ) -> tuple[tuple[dt.datetime, Step], ...]:
+        """``_later_steps`` from the plan's step ``index`` on, one step at a time, each
+        (step, moment) computed once."""
+        if index >= len(plan.steps):
+            return ()
+        memo = (plan.cadence.id, index, done_at, tz)
+        found = self.chains.get(memo)
+        if found is None:
+            step, timing = plan.steps[index], plan.timings[index]
+            due = scheduling.step_due_at(
+                done_at,
+                timing,
+                tz,
+                plan.calendar,
+                last_outbound_at=done_at,
+                min_gap_hours=plan.cadence.min_gap_hours,
+            ).at
+            found = () if due >= self.end else ((due, step), *self._chain(plan, index + 1, due, tz))
+            self.chains[memo] = found
+        return found
+
+
+@dataclass
+class _Plan:
+    """A cadence's live steps in order, their timings and its calendar, read once."""
+
+    cadence: Cadence
+    steps: list[Step]
+    timings: list[scheduling.StepTiming]
+    calendar: scheduling.Calendar
+
+    @classmethod
+    def of(cls, cadence: Cadence) -> _Plan:
+        steps = list(cadence.steps.all())
+        timings = [step_timing(step) for step in steps]
+        return cls(cadence, steps, timings, cadence_calendar(cadence))
+
+    def after(self, position: int) -> int:
+        """The index of the first step past ``position``."""
+        return next((i for i, s in enumerate(self.steps) if s.position > position), len(self.steps))
 
 
 _ZONES: dict[str, ZoneInfo] = {}
+_HOUR = dt.timedelta(hours=1)
+_OFFSETS: dict[tuple[str, dt.datetime], dt.timedelta | None] = {}
 
 
 def _local_date(moment: dt.datetime, tz: str) -> dt.date:
-    """``scheduling.local_date`` for a zone already checked, without checking it again
-    for each of hundreds of thousands of groups."""
+    """``scheduling.local_date`` for hundreds of thousands of UTC moments: the zone's
+    offset is looked up once per hour (and the zone checked once), not per moment."""
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    offset = _OFFSETS.get((tz, hour), _HOUR)
+    if offset is _HOUR:
+        zone = _zone(tz)
+        at_start, at_end = hour.astimezone(zone), (hour + _HOUR).astimezone(zone)
+        # An hour in which the clock changes is converted moment by moment.
+        same = at_start.utcoffset() == at_end.utcoffset()
+        offset = _OFFSETS[(tz, hour)] = at_start.utcoffset() if same else None
+    if offset is None or moment.tzinfo is not dt.UTC:
+        return moment.astimezone(_zone(tz)).date()
+    return (moment + offset).date()
+
+
+def _zone(tz: str) -> ZoneInfo:
     zone = _ZONES.get(tz)
     if zone is None:
         scheduling.validate_timezone(tz)
         zone = _ZONES.setdefault(tz, ZoneInfo(tz))
-    return moment.astimezone(zone).date()
+    return zone
 
 
 def _clock_changes(day: dt.date, tz: str) -> bool:
@@ -234,31 +295,35 @@ def _project(
     start: dt.datetime,
     end: dt.datetime,
 ) -> dict[int, _Load]:
-    loads: dict[int, _Load] = {rep_id: _Load() for rep_id in reps}
     zones = {rep_id: _tz(rep) for rep_id, rep in reps.items()}
     projector = _Projector(cadences, end=end)
+    # Summed per rep and day (or per rep and projection) first: far fewer than the groups.
+    due_now: dict[tuple, int] = defaultdict(int)
     projected = []
     for group in groups:
-        rep_tz = zones[group["rep_id"]]
+        rep_id, n = group["rep_id"], group["n"]
+        rep_tz = zones[rep_id]
         due = max(group["first_due"], start)
-        loads[group["rep_id"]].add(
-            _local_date(due, rep_tz), group["channel"], group["mode"], group["n"]
-        )
+        due_now[(rep_id, _local_date(due, rep_tz), group["channel"], group["mode"])] += n
         if group["kind"] != Task.Kind.STEP or group["step__cadence_id"] not in cadences:
             continue
         key = (
             group["step__cadence_id"],
             group["step__position"],
             group["basis_tz"],
-            rep_tz,
             _local_date(due, group["basis_tz"]),
         )
-        projector.note(key, due)
-        projected.append((key, due, group))
-    for key, due, group in projected:
-        load = loads[group["rep_id"]]
-        for day, channel, mode in projector.days(key, due):
-            load.add(day, channel, mode, group["n"])
+        projector.note(key, due, rep_tz)
+        projected.append((key, due, rep_id, rep_tz, n))
+    later: dict[tuple, int] = defaultdict(int)
+    for key, due, rep_id, rep_tz, n in projected:
+        later[(rep_id, projector.days(key, due, rep_tz))] += n
+    loads: dict[int, _Load] = {rep_id: _Load() for rep_id in reps}
+    for (rep_id, day, channel, mode), n in due_now.items():
+        loads[rep_id].add(day, channel, mode, n)
+    for (rep_id, days), n in later.items():
+        for day, channel, mode in days:
+            loads[rep_id].add(day, channel, mode, n)
     return loads
 
 
