@@ -236,19 +236,9 @@ def enrol_for_auto_email(rep, count: int, name: str) -> list:
     from cadences.services import enrolment_start_many
     from leads.models import Lead
     from tests.factories import LeadFactory
-    from tests.integration.engine_helpers import make_cadence
+    from tests.integration.engine_helpers import AUTO_EMAIL_THEN_CALL, make_cadence
 
-    steps = [
-        {
-            "channel": "email",
-            "mode": "auto",
-            "subject": "Guide for {{ lead.first_name }}",
-            "body": "Hello {{ lead.first_name }}",
-            "window": ["00:00", "23:59"],
-        },
-        {"channel": "call", "wait_days": 1},
-    ]
-    cadence = make_cadence(name, steps, business_days_only=False, min_gap_hours=0)
+    cadence = make_cadence(name, AUTO_EMAIL_THEN_CALL, business_days_only=False, min_gap_hours=0)
     # One INSERT for all the leads: a thousand factory saves cost the test half a minute.
     leads = Lead.objects.bulk_create(LeadFactory.build_batch(count, owner=rep, timezone="UTC"))
     started, refused = enrolment_start_many(

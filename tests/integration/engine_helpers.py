@@ -42,6 +42,20 @@ EIGHT_STEPS = [
 ]
 
 
+# An automatic email due at once, at any hour of any day, then a call: what the
+# exactly-once tests send in bulk.
+AUTO_EMAIL_THEN_CALL = [
+    {
+        "channel": "email",
+        "mode": "auto",
+        "subject": "Guide for {{ lead.first_name }}",
+        "body": "Hello {{ lead.first_name }}",
+        "window": ["00:00", "23:59"],
+    },
+    {"channel": "call", "wait_days": 1},
+]
+
+
 def make_cadence(name: str = "Outbound 8", steps: list[dict] | None = None, **fields) -> Cadence:
     cadence = Cadence.objects.create(name=name, is_active=True, **fields)
     for position, spec in enumerate(steps or EIGHT_STEPS, start=1):

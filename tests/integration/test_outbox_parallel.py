@@ -16,20 +16,11 @@ from cadences.models import OutboundEmail, Task
 from cadences.services import enrolment_start
 from leads.models import Lead, Touch
 from tests.factories import LeadFactory
-from tests.integration.engine_helpers import make_cadence
+from tests.integration.engine_helpers import AUTO_EMAIL_THEN_CALL, make_cadence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = dt.datetime(2027, 3, 1, 10, tzinfo=dt.UTC)
-STEPS = [
-    {
-        "channel": "email",
-        "mode": "auto",
-        "subject": "Guide for {{ lead.first_name }}",
-        "body": "Hello {{ lead.first_name }}",
-        "window": ["00:00", "23:59"],
-    },
-    {"channel": "call", "wait_days": 1},
-]
+STEPS = AUTO_EMAIL_THEN_CALL
 
 
 @pytest.fixture(autouse=True)

@@ -26,20 +26,11 @@ from cadences.services import enrolment_start
 from cadences.tick import tick
 from leads.models import Touch
 from tests.factories import LeadFactory
-from tests.integration.engine_helpers import make_cadence
+from tests.integration.engine_helpers import AUTO_EMAIL_THEN_CALL, make_cadence
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = [
-    {
-        "channel": "email",
-        "mode": "auto",
-        "subject": "Guide for {{ lead.first_name }}",
-        "body": "Hello {{ lead.first_name }}",
-        "window": ["00:00", "23:59"],
-    },
-    {"channel": "call", "wait_days": 1},
-]
+STEPS = AUTO_EMAIL_THEN_CALL
 
 
 @pytest.fixture(autouse=True)
