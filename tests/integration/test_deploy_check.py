@@ -161,3 +161,24 @@ def test_no_template_has_inline_script_handlers_or_style_elements(template):
     found = [what for what, pattern in INLINE.items() if pattern.search(text)]
 
     assert found == [], f"{template.name}: move it to static/ (CSP refuses it): {found}"
+
+
+def bare_env(tmp_path: Path) -> dict[str, str]:
+    """A fresh checkout's shell: no SECRET_KEY, DEBUG off."""
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    return env
+
+
+def test_every_model_change_has_its_migration_even_without_a_secret_key(tmp_path):
+    result = run(["manage.py", "makemigrations", "--check", "--dry-run"], bare_env(tmp_path))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_a_command_that_serves_still_refuses_to_start_without_a_secret_key(tmp_path):
+    result = run(["manage.py", "check"], bare_env(tmp_path))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY: is the development key while DEBUG is off" in result.stderr
