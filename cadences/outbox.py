@@ -568,15 +568,10 @@ def _record_touches(rows: list[OutboundEmail]) -> None:
 
 @transaction.atomic
 def _record_sent(row: OutboundEmail) -> bool:
-    from leads.touches import touch_record_sent_email
-
     # Compare-and-set: of two ticks recording the same row, one writes its Touch.
     if not OutboundEmail.objects.filter(id=row.id, recorded=False).update(recorded=True):
         return False
-    touch = touch_record_sent_email(outbound=row, at=row.sent_at)
-    OutboundEmail.objects.filter(id=row.id).update(touch=touch)
-    # The step counts as done even if the enrolment ended meanwhile: the email went.
-    task_finish(task=row.task, status=Task.Status.SENT, at=row.sent_at, touch=touch)
+    _record_touches([row])
     return True
 
 

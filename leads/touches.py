@@ -83,7 +83,7 @@ def touch_log(
 ) -> Touch:
     """Record a touch and apply what it means for the lead's cadences."""
     # The caller's copy of the lead was read before this transaction: re-read it under a
-    # row lock, as touch_record_sent_email does, so a touch recorded meanwhile (the
+    # row lock, as touches_record_sent_emails does, so a touch recorded meanwhile (the
     # worker's email, an API call) keeps its place in the lead's counters.
     lead = Lead.objects.select_for_update().get(pk=lead.pk)
     _check_touch(lead=lead, outcome=outcome, callback_at=callback_at, now=now, task=task, rep=rep)
@@ -202,15 +202,6 @@ def _apply_outcome(lead: Lead, kind: str, *, at: dt.datetime) -> None:
         pause_account_colleagues(lead=lead, kind=kind, at=at)
     if kind == "meeting_booked" and lead.status not in (LeadStatus.WON, LeadStatus.LOST):
         lead_status_set(lead=lead, status=LeadStatus.MEETING, at=at)
-
-
-def touch_record_sent_email(*, outbound: object, at: dt.datetime) -> Touch:
-    """The Touch of an automated email the worker has just sent."""
-    lead = Lead.objects.select_for_update().get(id=outbound.lead_id)
-    touch = _sent_email_touch(outbound, lead, at)
-    touch.save()
-    _count_touch(lead, touch)
-    return touch
 
 
 def touches_record_sent_emails(*, outbounds: list) -> list[Touch]:
