@@ -49,8 +49,8 @@ def engine_queries(
     days = [queues.rep_day(r, None, now) for r in reps]
     due_at = emails_due_at or now
     wanted = (
-        ("a rep's queue: tasks of one rep-day (cadences.queues._rows_for)",
-         ("task_pending_manual_rep_due",), lambda: queues._rows_for([day]), "cadences_task"),
+        ("a rep's queue: tasks of one rep-day (cadences.queues._queue_rows)",
+         ("task_pending_manual_rep_due",), lambda: queues._queue_rows(day), "cadences_task"),
         ("the morning: tasks of a batch of rep-days counted (cadences.queues._tallies)",
          ("task_pending_manual_rep_due",), lambda: queues._tallies(days[: queues.QUEUE_BATCH]),
          "cadences_task"),
