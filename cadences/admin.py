@@ -22,6 +22,7 @@ from cadences.models import (
     DailyQueue,
     Enrolment,
     EnrolmentEvent,
+    ForecastDay,
     Heartbeat,
     OutboundEmail,
     ReportSummary,
@@ -301,7 +302,7 @@ class HeartbeatAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ReportSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """How fresh each pre-aggregated report table is; the worker refreshes them hourly."""
 
-    list_display = ("name", "through_id", "time_zone", "refreshed_at")
+    list_display = ("name", "through_id", "time_zone", "refreshed_at", "as_of_day")
 
 
 @admin.register(TouchDay)
@@ -310,5 +311,16 @@ class TouchDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("day", "channel", "direction", "outcome", "n")
     list_filter = ("channel", "direction", "outcome")
+    date_hierarchy = "day"
+    show_full_result_count = False
+
+
+@admin.register(ForecastDay)
+class ForecastDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each rep's forecast load per day, as the worker's last refresh made it (the team's
+    load-forecast report reads it)."""
+
+    list_display = ("rep", "day", "calls", "emails", "auto_emails", "other")
+    list_select_related = ("rep",)
     date_hierarchy = "day"
     show_full_result_count = False

@@ -409,6 +409,30 @@ class ReportSummary(models.Model):
     through_id = models.BigIntegerField(default=0)
     time_zone = models.CharField(max_length=64, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # A snapshot made for one day (the load forecast's first day) is only read for it.
+    as_of_day = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} through #{self.through_id}"
+
+
+class ForecastDay(models.Model):
+    """One rep's forecast load on one of their days, as the worker's last refresh made it.
+
+    The load forecast's snapshot (``cadences.report_workload.forecast_days_refresh``):
+    every active rep's 28 days from the ``TIME_ZONE`` day of the refresh, zeros included,
+    so a rep without rows is one who was not an active rep then.
+    """
+
+    rep = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+    emails = models.PositiveIntegerField(default=0, help_text="Manual emails")
+    auto_emails = models.PositiveIntegerField(default=0)
+    other = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rep", "day"], name="one_forecast_day_row")]
+
+    def __str__(self) -> str:
+        return f"{self.rep_id} {self.day}: {self.calls} calls, {self.emails} emails"

@@ -28,6 +28,7 @@ from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 
 from cadences.models import ReportSummary, TouchDay
+from cadences.report_workload import forecast_days_refresh
 from leads.models import CONNECT_OUTCOMES, Lead, Touch
 
 TOUCH_DAYS = "touch-days"
@@ -150,4 +151,6 @@ def refresh_all(now: dt.datetime | None = None) -> None:
     """The worker's entry point (a django-q2 schedule): every report summary."""
     from django.utils.timezone import now as clock_now
 
-    touch_days_refresh(now=now or clock_now())
+    now = now or clock_now()
+    touch_days_refresh(now=now)
+    forecast_days_refresh(now=now)

@@ -447,7 +447,20 @@ def load_forecast(report: dict) -> Section:
         f"From {report['start']}: pending tasks on their due day (overdue ones on the first "
         "day), later steps projected as if each is done when due; time off not foreseen."
     )
+    section.notes.extend(_forecast_snapshot_notes(report))
     return section
+
+
+def _forecast_snapshot_notes(report: dict) -> list[str]:
+    refreshed = report.get("summary_refreshed_at")
+    if not refreshed:
+        return []  # computed live
+    at = dt.datetime.fromisoformat(refreshed).astimezone(dt.UTC).strftime("%d %b %H:%M UTC")
+    notes = [f"Figures as of {at} (the worker refreshes them every hour)."]
+    if report.get("reps_not_in_summary"):
+        names = ", ".join(report["reps_not_in_summary"])
+        notes.append(f"No figures yet for {names}: not active reps at that refresh.")
+    return notes
 
 
 # --- today at a glance -----------------------------------------------------------------------

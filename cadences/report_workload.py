@@ -2,6 +2,10 @@
 
 Both work per rep, in each rep's own time zone (a rep's day is the day of their queue),
 and run a fixed number of queries: reps, then grouped tasks, then what those need.
+
+The whole team's load forecast takes seconds at full scale (1M pending tasks grouped,
+then projected in Python), so the worker keeps a snapshot of it, ``ForecastDay``, rebuilt
+hourly by ``forecast_days_refresh``; the team's report reads it while it is usable.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Min, Prefetch, Q, QuerySet, Value
+from django.db import connection, transaction
+from django.db.models import Count, Min, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, NullIf, TruncHour
 
 from cadences import scheduling
-from cadences.models import Cadence, DailyQueue, Step, Task
+from cadences.models import Cadence, DailyQueue, ForecastDay, ReportSummary, Step, Task
 from cadences.services import cadence_calendar, rep_timezone, step_timing
 from followup.roles import active_reps
 from leads.models import RepProfile
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 HORIZON_DAYS = 28
 DEFAULT_CAPACITY = 50
 HOT_LEADS_LISTED = 50
+FORECAST_DAYS = "forecast-days"  # the snapshot's ``ReportSummary`` name
+SNAPSHOT_MAX_AGE = dt.timedelta(hours=2)
 GROUP_FIELDS = (
     "rep_id",
     "kind",
@@ -327,24 +334,44 @@ def _project(
     return loads
 
 
-def _rep_days(rep: AbstractBaseUser, load: _Load, days: list[dt.date]) -> dict[str, object]:
-    call_cap, email_cap = _capacity(rep, "call"), _capacity(rep, "email")
-    # Work due before the first day is still to do: it lands on the first day.
+DayCounts = tuple[int, int, int, int]  # calls, manual emails, auto emails, other
+NO_LOAD: DayCounts = (0, 0, 0, 0)
+
+
+def _day_counts(load: _Load, days: list[dt.date]) -> list[DayCounts]:
+    """The load's counts on each day; work due before the first day is still to do, so
+    it lands on the first day. Days past the last are left out."""
     first = days[0]
-    for counts in (load.calls, load.emails, load.auto_emails, load.other):
-        for day in [d for d in counts if d < first]:
-            counts[first] += counts.pop(day)
+
+    def on(counts: dict[dt.date, int], day: dt.date) -> int:
+        if day == first:
+            return sum(n for d, n in counts.items() if d <= first)
+        return counts.get(day, 0)
+
+    kinds = (load.calls, load.emails, load.auto_emails, load.other)
+    return [tuple(on(counts, day) for counts in kinds) for day in days]  # type: ignore[misc]
+
+
+def _rep_days(rep: AbstractBaseUser, load: _Load, days: list[dt.date]) -> dict[str, object]:
+    return _rep_row(rep, _day_counts(load, days), days)
+
+
+def _rep_row(
+    rep: AbstractBaseUser, counts: list[DayCounts], days: list[dt.date]
+) -> dict[str, object]:
+    """One rep's days, measured against their capacities as they are now."""
+    call_cap, email_cap = _capacity(rep, "call"), _capacity(rep, "email")
     rows = [
         {
             "date": day.isoformat(),
-            "calls": load.calls.get(day, 0),
-            "emails": load.emails.get(day, 0),
-            "auto_emails": load.auto_emails.get(day, 0),
-            "other": load.other.get(day, 0),
-            "over_calls": load.calls.get(day, 0) > call_cap,
-            "over_emails": load.emails.get(day, 0) > email_cap,
+            "calls": calls,
+            "emails": emails,
+            "auto_emails": auto_emails,
+            "other": other,
+            "over_calls": calls > call_cap,
+            "over_emails": emails > email_cap,
         }
-        for day in days
+        for day, (calls, emails, auto_emails, other) in zip(days, counts, strict=True)
     ]
     return {
         "rep": rep.get_username(),
@@ -352,6 +379,56 @@ def _rep_days(rep: AbstractBaseUser, load: _Load, days: list[dt.date]) -> dict[s
         "email_capacity": email_cap,
         "days": rows,
     }
+
+
+def _horizon(first_day: dt.date) -> list[dt.date]:
+    return [first_day + dt.timedelta(days=i) for i in range(HORIZON_DAYS)]
+
+
+def _live_counts(
+    reps: dict[int, AbstractBaseUser], days: list[dt.date]
+) -> dict[int, list[DayCounts]]:
+    """Each rep's counts on each day, computed from the pending tasks: three queries."""
+    start = min((_day_start(days[0], _tz(r)) for r in reps.values()), default=None)
+    end = max(
+        (_day_start(days[-1] + dt.timedelta(days=1), _tz(r)) for r in reps.values()), default=None
+    )
+    groups = _pending_groups(list(reps), start=start, end=end) if reps else []
+    loads = _project(groups, _cadences(groups), reps, start=start, end=end) if groups else {}
+    return {rep_id: _day_counts(loads.get(rep_id) or _Load(), days) for rep_id in reps}
+
+
+@dataclass
+class _Snapshot:
+    """The counts of the last refresh, per rep and day, and when it ran."""
+
+    counts: dict[int, dict[dt.date, DayCounts]]
+    refreshed_at: dt.datetime
+
+
+def _snapshot(first_day: dt.date, now: dt.datetime) -> _Snapshot | None:
+    """The snapshot's rows when it is usable for a forecast from ``first_day``: made for
+    that day in this ``TIME_ZONE`` at most ``SNAPSHOT_MAX_AGE`` before ``now``. One
+    query, so the rows and the refresh time always come from the same refresh."""
+    usable = ReportSummary.objects.filter(
+        name=FORECAST_DAYS,
+        time_zone=settings.TIME_ZONE,
+        as_of_day=first_day,
+        refreshed_at__gte=now - SNAPSHOT_MAX_AGE,
+    )
+    rows = (
+        ForecastDay.objects.annotate(refreshed_at=Subquery(usable.values("refreshed_at")[:1]))
+        .filter(refreshed_at__isnull=False)
+        .order_by()
+        .values_list("rep_id", "day", "calls", "emails", "auto_emails", "other", "refreshed_at")
+    )
+    found = list(rows)
+    if not found:
+        return None
+    counts: dict[int, dict[dt.date, DayCounts]] = defaultdict(dict)
+    for rep_id, day, calls, emails, auto_emails, other, _at in found:
+        counts[rep_id][day] = (calls, emails, auto_emails, other)
+    return _Snapshot(counts, refreshed_at=found[0][-1])
 
 
 def load_forecast(*, period: Period, rep: AbstractBaseUser | None, now: dt.datetime) -> dict:
@@ -362,26 +439,59 @@ def load_forecast(*, period: Period, rep: AbstractBaseUser | None, now: dt.datet
     enrolment's later steps are projected as if every step were done on its due time
     (waits, windows, business days, holidays and min gap applied; time off and skips
     not foreseen). Manual calls and emails are measured against each rep's daily
-    capacity; auto emails are the worker's, shown apart. Four queries.
+    capacity; auto emails are the worker's, shown apart.
+
+    One rep's forecast is computed live (four queries). The whole team's is read from
+    the worker's snapshot when it is usable (see ``_snapshot``; two queries), its time
+    in ``summary_refreshed_at``; otherwise live (five queries) with that null. Reps,
+    capacities and overloads are always as of now: an active rep the snapshot does not
+    have (new, or back, since the refresh) shows no load until the next refresh and is
+    named in ``reps_not_in_summary``.
     """
     today = scheduling.local_date(now, settings.TIME_ZONE)
     first_day = max(period.date_to, today)
-    days = [first_day + dt.timedelta(days=i) for i in range(HORIZON_DAYS)]
+    days = _horizon(first_day)
     reps = {r.id: r for r in _reps(rep)}
-    start = min((_day_start(first_day, _tz(r)) for r in reps.values()), default=None)
-    end = max(
-        (_day_start(days[-1] + dt.timedelta(days=1), _tz(r)) for r in reps.values()), default=None
-    )
-    groups = _pending_groups(list(reps), start=start, end=end) if reps else []
-    loads = _project(groups, _cadences(groups), reps, start=start, end=end) if groups else {}
-    per_rep = [_rep_days(r, loads.get(r.id) or _Load(), days) for r in reps.values()]
+    snapshot = _snapshot(first_day, now) if rep is None else None
+    if snapshot is None:
+        counts = _live_counts(reps, days)
+    else:
+        counts = {i: [snapshot.counts[i].get(d, NO_LOAD) for d in days] for i in snapshot.counts}
+    per_rep = [_rep_row(r, counts.get(r.id) or [NO_LOAD] * len(days), days) for r in reps.values()]
     return {
         "start": first_day.isoformat(),
         "end": days[-1].isoformat(),
         "days": [d.isoformat() for d in days],
         "reps": per_rep,
         "overloads": _overloads(per_rep),
+        "summary_refreshed_at": snapshot.refreshed_at.isoformat() if snapshot else None,
+        "reps_not_in_summary": [r.get_username() for i, r in reps.items() if i not in counts],
     }
+
+
+def forecast_days_refresh(*, now: dt.datetime) -> int:
+    """Rebuild the team's load-forecast snapshot from scratch: every active rep's days
+    from today (``TIME_ZONE``), computed by the live code, replacing the previous ones in
+    one transaction, with the summary row locked (so two refreshes at once run one
+    after the other). Returns how many rows it wrote."""
+    days = _horizon(scheduling.local_date(now, settings.TIME_ZONE))
+    with transaction.atomic():
+        ReportSummary.objects.get_or_create(name=FORECAST_DAYS)
+        state = ReportSummary.objects.select_for_update().get(name=FORECAST_DAYS)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")  # as reports._without_jit: faster here
+        counts = _live_counts({r.id: r for r in _reps(None)}, days)
+        rows = [
+            ForecastDay(rep_id=rep_id, day=day, calls=c, emails=e, auto_emails=a, other=o)
+            for rep_id, per_day in counts.items()
+            for day, (c, e, a, o) in zip(days, per_day, strict=True)
+        ]
+        ForecastDay.objects.all().delete()
+        ForecastDay.objects.bulk_create(rows, batch_size=2000)
+        state.time_zone, state.as_of_day, state.refreshed_at = settings.TIME_ZONE, days[0], now
+        state.save()
+    return len(rows)
 
 
 def _day_start(day: dt.date, tz: str) -> dt.datetime:

@@ -27,6 +27,7 @@ from cadences.models import (
     DailyQueue,
     Enrolment,
     EnrolmentEvent,
+    ForecastDay,
     Heartbeat,
     OutboundEmail,
     ReportSummary,
@@ -146,6 +147,9 @@ ROW_MAKERS: dict[str, Callable[[], Model]] = {
     ),
     "cadences.touchday": lambda: TouchDay.objects.create(
         day=NOW.date(), channel="call", direction="out", outcome=f"o{next(serial)}", n=3
+    ),
+    "cadences.forecastday": lambda: ForecastDay.objects.create(
+        rep=RepFactory(), day=NOW.date(), calls=4, emails=2
     ),
     "leads.routingrule": lambda: RoutingRule.objects.create(
         name=f"r{next(serial)}", cadence=CadenceFactory(), owner=RepFactory()
