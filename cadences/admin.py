@@ -20,12 +20,14 @@ from django.utils import timezone
 from cadences import admin_templates  # noqa: F401  (registers cadences, steps, variants)
 from cadences.models import (
     DailyQueue,
+    DecidedLeadDay,
     Enrolment,
     EnrolmentEvent,
     ForecastDay,
     Heartbeat,
     OutboundEmail,
     ReportSummary,
+    StepResultDay,
     Task,
     TouchDay,
 )
@@ -322,5 +324,34 @@ class ForecastDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("rep", "day", "calls", "emails", "auto_emails", "other")
     list_select_related = ("rep",)
+    date_hierarchy = "day"
+    show_full_result_count = False
+
+
+@admin.register(StepResultDay)
+class StepResultDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Step tasks per day created, step and variant, as the step-results report reads them."""
+
+    list_display = ("day", "step", "variant", "reached", "on_time", "responded", "exited")
+    list_select_related = ("step__cadence", "variant__step__cadence")
+    date_hierarchy = "day"
+    show_full_result_count = False
+
+
+@admin.register(DecidedLeadDay)
+class DecidedLeadDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Decided leads per day and shape, as the best-count report reads them."""
+
+    list_display = (
+        "day",
+        "touches",
+        "under_1d",
+        "under_2d",
+        "under_4d",
+        "under_7d",
+        "won",
+        "leads",
+    )
+    list_filter = ("won",)
     date_hierarchy = "day"
     show_full_result_count = False

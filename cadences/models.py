@@ -436,3 +436,64 @@ class ForecastDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rep_id} {self.day}: {self.calls} calls, {self.emails} emails"
+
+
+class StepResultDay(models.Model):
+    """Step tasks created on a day (read in ``time_zone`` of its summary), per step and
+    variant, counted as the step-results report counts them.
+
+    A snapshot rebuilt whole by the worker; the whole team's report sums the period's
+    days while it is fresh (``cadences.report_summaries``).
+    """
+
+    day = models.DateField()
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # As on the task: a deleted variant's counts go to the step's base copy.
+    variant = models.ForeignKey(
+        StepVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reached = models.PositiveIntegerField(default=0)
+    on_time = models.PositiveIntegerField(default=0)
+    responded = models.PositiveIntegerField(default=0)
+    exited = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "step", "variant"], name="one_step_result_day_row"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} step #{self.step_id} variant #{self.variant_id}: {self.reached}"
+
+
+class DecidedLeadDay(models.Model):
+    """Leads decided on a day (read in ``time_zone`` of its summary) with the same shape:
+    outbound touches before the decision, gaps under 1, 2, 4 and 7 days, won or not.
+
+    A snapshot rebuilt whole by the worker, counted as the best-count report counts;
+    the whole team's report sums the period's days while it is fresh.
+    """
+
+    day = models.DateField()
+    touches = models.PositiveIntegerField()
+    under_1d = models.PositiveIntegerField()
+    under_2d = models.PositiveIntegerField()
+    under_4d = models.PositiveIntegerField()
+    under_7d = models.PositiveIntegerField()
+    won = models.BooleanField()
+    leads = models.PositiveIntegerField(help_text="How many leads have this shape")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "touches", "under_1d", "under_2d", "under_4d", "under_7d", "won"],
+                name="one_decided_lead_day_row",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.touches} touches, won={self.won}: {self.leads}"

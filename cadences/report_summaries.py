@@ -14,6 +14,13 @@ Touches are never updated or deleted by the app (``Touch.lead`` and ``Touch.rep`
 PROTECT, no service edits one). An admin deleting a touch by hand, or a change of
 ``TIME_ZONE``, is covered by ``rebuild=True`` (and by readers ignoring a summary made
 in another time zone).
+
+Snapshots (``StepResultDay``, ``DecidedLeadDay``) are rebuilt whole instead: their rows
+depend on later changes to old rows (a task done, a lead won), so there is no high-water
+mark to add from. A rebuild is one ``DELETE`` and one ``INSERT ... SELECT`` in one
+transaction, stamped on its ``ReportSummary`` row, so it is exact as of that time. The
+whole team's report reads a snapshot made in this ``TIME_ZONE`` at most
+``SNAPSHOT_MAX_AGE`` ago, and computes live otherwise.
 """
 
 from __future__ import annotations
@@ -24,14 +31,21 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Max, Min, Model, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 
-from cadences.models import ReportSummary, TouchDay
+from cadences.models import DecidedLeadDay, ReportSummary, StepResultDay, TouchDay
 from cadences.report_workload import forecast_days_refresh
 from leads.models import CONNECT_OUTCOMES, Lead, Touch
 
 TOUCH_DAYS = "touch-days"
+STEP_RESULTS = "step-results"
+DECIDED_LEADS = "decided-leads"
+# Twice the worker's hourly schedule: one missed run still leaves the snapshot in use.
+SNAPSHOT_MAX_AGE = dt.timedelta(hours=2)
+
+
+SQL = tuple[str, tuple]  # a statement and its parameters
 
 
 @dataclass(frozen=True)
@@ -147,10 +161,70 @@ def leads_first_times_fill() -> None:
     )
 
 
+def snapshot_refreshed_at(name: str, *, now: dt.datetime) -> dt.datetime | None:
+    """When snapshot ``name`` was rebuilt, if a report at ``now`` may read it (made in this
+    ``TIME_ZONE`` at most ``SNAPSHOT_MAX_AGE`` before ``now``); None: compute live. One query.
+    """
+    usable = ReportSummary.objects.filter(
+        name=name, time_zone=settings.TIME_ZONE, refreshed_at__gte=now - SNAPSHOT_MAX_AGE
+    )
+    return usable.values_list("refreshed_at", flat=True).first()
+
+
+def _snapshot_rebuild(
+    name: str, model: type[Model], picked: dict[str, str], select: SQL, *, now: dt.datetime
+) -> None:
+    """Replace ``model``'s rows with ``select``'s and stamp snapshot ``name``: one transaction.
+
+    ``picked`` maps each column to fill to its expression over ``select``'s columns. The
+    summary row's lock makes two rebuilds at once take turns; readers keep seeing the
+    previous rows until the commit.
+    """
+    table = model._meta.db_table
+    sql, params = select
+    insert = (
+        f"INSERT INTO {table} ({', '.join(picked)}) "
+        f"SELECT {', '.join(picked.values())} FROM ({sql}) rebuilt"
+    )
+    with transaction.atomic():
+        ReportSummary.objects.get_or_create(name=name)
+        state = ReportSummary.objects.select_for_update().get(name=name)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # As for the reports: JIT compiling these large aggregates costs seconds.
+                cursor.execute("SET LOCAL jit = off")
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(insert, params)
+        state.time_zone, state.refreshed_at = settings.TIME_ZONE, now
+        state.save(update_fields=["time_zone", "refreshed_at"])
+
+
+def step_result_days_rebuild(*, now: dt.datetime) -> None:
+    """Rebuild ``StepResultDay`` from every step task (the step-results report's counts)."""
+    from cadences.reports import step_result_days  # reports reads this module's snapshots
+
+    columns = ("day", "step_id", "variant_id", "reached", "on_time", "responded", "exited")
+    select = step_result_days().query.sql_with_params()
+    _snapshot_rebuild(STEP_RESULTS, StepResultDay, {c: c for c in columns}, select, now=now)
+
+
+def decided_lead_days_rebuild(*, now: dt.datetime) -> None:
+    """Rebuild ``DecidedLeadDay`` from every decided lead's touches (best-count's shapes)."""
+    from cadences.reports import GAP_LIMITS_DAYS, decided_shapes_sql
+
+    columns = ("day", "touches", *(f"under_{d}d" for d in GAP_LIMITS_DAYS), "leads")
+    # ``won`` is 0 or 1 in the shapes; PostgreSQL wants a boolean for the column.
+    picked = {**{c: c for c in columns}, "won": "won = 1"}
+    select = decided_shapes_sql(by_day=True)
+    _snapshot_rebuild(DECIDED_LEADS, DecidedLeadDay, picked, select, now=now)
+
+
 def refresh_all(now: dt.datetime | None = None) -> None:
     """The worker's entry point (a django-q2 schedule): every report summary."""
     from django.utils.timezone import now as clock_now
 
     now = now or clock_now()
     touch_days_refresh(now=now)
+    step_result_days_rebuild(now=now)
+    decided_lead_days_rebuild(now=now)
     forecast_days_refresh(now=now)

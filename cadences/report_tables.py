@@ -313,7 +313,17 @@ def step_results(report: dict) -> Section:
     section.notes.append(
         "Reached: step tasks created in the period. On time: done by the end of the due day."
     )
+    section.notes.extend(_snapshot_note(report))
     return section
+
+
+def _snapshot_note(report: dict) -> list[str]:
+    """Whether the team's figures come from the worker's snapshot, and of when."""
+    refreshed = report.get("summary_refreshed_at")
+    if not refreshed:
+        return []  # computed live: current
+    at = dt.datetime.fromisoformat(refreshed).astimezone(dt.UTC).strftime("%d %b %H:%M UTC")
+    return [f"Figures as of {at} (the worker refreshes them every hour)."]
 
 
 # --- best count and cadence ------------------------------------------------------------------
@@ -360,6 +370,7 @@ def best_count(report: dict) -> Section:
         _best_note("count", report["best_count"], report["min_sample"]),
         _best_note("spacing", report["best_gap"], report["min_sample"]),
         "Decided: won, lost or unresponsive in the period; touches counted up to the decision.",
+        *_snapshot_note(report),
     ]
     return section
 

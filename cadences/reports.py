@@ -51,7 +51,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils.timezone import now as clock_now
 
 from cadences import report_summaries, report_workload, scheduling
-from cadences.models import Enrolment, Task, TouchDay
+from cadences.models import DecidedLeadDay, Enrolment, StepResultDay, Task, TouchDay
 from leads.models import CONNECT_OUTCOMES, Lead, LeadStatus, Touch
 
 OUTBOUND = Touch.Direction.OUTBOUND
@@ -505,6 +505,43 @@ def _step_result_counts() -> dict[str, Count]:
     }
 
 
+STEP_FIELDS = ("step__cadence__name", "step__position", "step__channel", "step__title")
+
+
+def _step_order() -> tuple:
+    # Channel and title only break ties between same-named cadences, on both paths alike.
+    return (*STEP_FIELDS[:2], F("variant__label").asc(nulls_first=True), *STEP_FIELDS[2:])
+
+
+def step_result_days() -> QuerySet[Task]:
+    """Every step task counted per day created (in TIME_ZONE), step and variant: the rows
+    of the ``StepResultDay`` snapshot, by the same rules as the live report."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return (
+        Task.objects.filter(kind=Task.Kind.STEP)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .order_by()
+        .values("day", "step_id", "variant_id")
+        .annotate(**_step_result_counts())
+    )
+
+
+def _live_step_rows(period: Period, rep: AbstractBaseUser | None) -> list[dict]:
+    tasks = Task.objects.filter(period.contains("created_at"), kind=Task.Kind.STEP)
+    if rep is not None:
+        tasks = tasks.filter(rep=rep)
+    rows = tasks.order_by(*_step_order()).values(*STEP_FIELDS, "variant__label")
+    return list(rows.annotate(**_step_result_counts()))
+
+
+def _snapshot_step_rows(period: Period) -> list[dict]:
+    """The period's days of the snapshot summed per step and variant: the live rows' shape."""
+    days = StepResultDay.objects.filter(day__gte=period.date_from, day__lte=period.date_to)
+    sums = {name: Sum(name) for name in ("reached", "on_time", "responded", "exited")}
+    rows = days.order_by(*_step_order()).values(*STEP_FIELDS, "variant__label")
+    return list(rows.annotate(**{f"{name}_sum": total for name, total in sums.items()}))
+
+
 def step_results(
     *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
 ) -> dict[str, object]:
@@ -514,21 +551,30 @@ def step_results(
     step). Of them: done or sent by the end of their due day (read in TIME_ZONE);
     connected or replied (the step's own touch, or a reply/meeting/connect that ended
     the enrolment right after it); and exited there (the enrolment ended while this
-    step was next, its task cancelled). One query.
+    step was next, its task cancelled). One rep's: one query, live. The whole team's:
+    two queries, from the ``StepResultDay`` snapshot while it is fresh (its time is
+    ``summary_refreshed_at``), else live (``summary_refreshed_at`` null).
     """
-    tasks = Task.objects.filter(period.contains("created_at"), kind=Task.Kind.STEP)
-    if rep is not None:
-        tasks = tasks.filter(rep=rep)
-    fields = ("step__cadence__name", "step__position", "step__channel", "step__title")
-    rows = list(
-        tasks.order_by(*fields[:2], F("variant__label").asc(nulls_first=True))
-        .values(*fields, "variant__label")
-        .annotate(**_step_result_counts())
-    )
+    refreshed_at = None
+    if rep is None:
+        refreshed_at = report_summaries.snapshot_refreshed_at(
+            report_summaries.STEP_RESULTS, now=now
+        )
+    if refreshed_at is not None:
+        rows = [_unsummed(row) for row in _snapshot_step_rows(period)]
+    else:
+        rows = _live_step_rows(period, rep)
     with_variants = {
         (r["step__cadence__name"], r["step__position"]) for r in rows if r["variant__label"]
     }
-    return {"steps": [_step_row(row, with_variants) for row in rows]}
+    return {
+        "steps": [_step_row(row, with_variants) for row in rows],
+        "summary_refreshed_at": refreshed_at.isoformat() if refreshed_at else None,
+    }
+
+
+def _unsummed(row: dict) -> dict:
+    return {name.removesuffix("_sum"): value for name, value in row.items()}
 
 
 def _step_row(row: dict, with_variants: set[tuple[str, int]]) -> dict[str, object]:
@@ -560,8 +606,11 @@ MIN_SAMPLE = 3
 DECIDED = (LeadStatus.WON, LeadStatus.LOST, LeadStatus.UNRESPONSIVE)
 
 
-def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[Touch]:
-    """Outbound touches of leads decided in the period, made before the decision.
+def _decided_touches(
+    period: Period | None, rep: AbstractBaseUser | None, *, by_day: bool = False
+) -> QuerySet[Touch]:
+    """Outbound touches of leads decided in the period (any time if None), made before
+    the decision; with the lead's decided ``day`` (in TIME_ZONE) if ``by_day``.
 
     A lead is decided when won (at ``won_at``), lost or unresponsive (at
     ``status_changed_at``). Each touch is flagged with whether the lead's previous
@@ -571,8 +620,10 @@ def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[T
     touches = (
         Touch.objects.filter(direction=OUTBOUND, lead__status__in=DECIDED)
         .alias(decided_at=Coalesce("lead__won_at", "lead__status_changed_at"))
-        .filter(period.contains("decided_at"), occurred_at__lt=F("decided_at"))
+        .filter(occurred_at__lt=F("decided_at"))
     )
+    if period is not None:
+        touches = touches.filter(period.contains("decided_at"))
     if rep is not None:
         touches = touches.filter(lead__owner=rep)
     # EXCLUDE GROUP leaves out the touch itself and any made at the same instant.
@@ -589,32 +640,52 @@ def _decided_touches(period: Period, rep: AbstractBaseUser | None) -> QuerySet[T
         for days in GAP_LIMITS_DAYS
     }
     won = Case(When(lead__status=LeadStatus.WON, then=1), default=0)
+    day = {"day": TruncDate("decided_at", tzinfo=ZoneInfo(settings.TIME_ZONE))} if by_day else {}
     return (
         touches.annotate(previous=previous_at)
-        .annotate(won=won, **flags)
+        .annotate(won=won, **day, **flags)
         .order_by()
-        .values("lead_id", "won", *flags)
+        .values("lead_id", *day, "won", *flags)
     )
 
 
-def _per_lead_shapes(touches: QuerySet[Touch]) -> list[tuple[int, ...]]:
-    """Decided leads counted by (touches, gaps under each limit, won): one query.
+def decided_shapes_sql(*, by_day: bool) -> tuple[str, tuple]:
+    """Every decided lead counted by (day if ``by_day``, touches, gaps under each limit,
+    won): the rows of the ``DecidedLeadDay`` snapshot, by the same rules as the report."""
+    return _shapes_sql(_decided_touches(None, None, by_day=by_day), by_day=by_day)
 
-    Window values cannot be aggregated at their own level, so the per-touch flags are a
+
+def _shapes_sql(touches: QuerySet[Touch], *, by_day: bool) -> tuple[str, tuple]:
+    """Window values cannot be aggregated at their own level, so the per-touch flags are a
     derived table, summed per lead, then leads of the same shape counted together (a
-    few hundred rows whatever the number of leads). Plain SQL on both databases.
+    few hundred rows per day whatever the number of leads). Plain SQL on both databases.
     """
     inner, params = touches.query.sql_with_params()
     unders = ", ".join(f"under_{d}d" for d in GAP_LIMITS_DAYS)
     sums = ", ".join(f"SUM(under_{d}d) AS under_{d}d" for d in GAP_LIMITS_DAYS)
+    day = "day, " if by_day else ""
     sql = (
-        f"SELECT n, {unders}, won, COUNT(*) FROM ("
-        f"SELECT lead_id, COUNT(*) AS n, {sums}, MAX(won) AS won FROM ({inner}) flagged "
-        f"GROUP BY lead_id) per_lead GROUP BY n, {unders}, won"
+        f"SELECT {day}n AS touches, {unders}, won, COUNT(*) AS leads FROM ("
+        f"SELECT {day}lead_id, COUNT(*) AS n, {sums}, MAX(won) AS won FROM ({inner}) flagged "
+        f"GROUP BY {day}lead_id) per_lead GROUP BY {day}n, {unders}, won"
     )
+    return sql, params
+
+
+def _per_lead_shapes(touches: QuerySet[Touch]) -> list[tuple[int, ...]]:
+    """Decided leads counted by (touches, gaps under each limit, won): one query."""
+    sql, params = _shapes_sql(touches, by_day=False)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _snapshot_shapes(period: Period) -> list[tuple[int, ...]]:
+    """The period's days of the snapshot, leads of the same shape summed: one query."""
+    shape = ("touches", *(f"under_{d}d" for d in GAP_LIMITS_DAYS), "won")
+    days = DecidedLeadDay.objects.filter(day__gte=period.date_from, day__lte=period.date_to)
+    summed = days.order_by().values(*shape).annotate(decided=Sum("leads"))
+    return list(summed.values_list(*shape, "decided"))
 
 
 def _gap_bucket(gaps: int, unders: tuple[int, ...]) -> str | None:
@@ -667,13 +738,24 @@ def _best(rates: dict[str, dict[str, object]]) -> dict[str, object] | None:
 def best_count(
     *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
 ) -> dict[str, object]:
-    """Win rate by outbound touch count and by the median gap between touches. One query.
+    """Win rate by outbound touch count and by the median gap between touches.
 
     Leads decided in the period (won, lost or unresponsive) and touched at least once
     before the decision. The best bucket has the highest win rate among buckets with at
-    least ``MIN_SAMPLE`` leads; ties go to more wins.
+    least ``MIN_SAMPLE`` leads; ties go to more wins. One rep's: live. The whole team's:
+    two queries, from the ``DecidedLeadDay`` snapshot while it is fresh (its time is
+    ``summary_refreshed_at``), else live (``summary_refreshed_at`` null).
     """
-    totals = _tally(_per_lead_shapes(_decided_touches(period, rep)))
+    refreshed_at = None
+    if rep is None:
+        refreshed_at = report_summaries.snapshot_refreshed_at(
+            report_summaries.DECIDED_LEADS, now=now
+        )
+    if refreshed_at is not None:
+        shapes = _snapshot_shapes(period)
+    else:
+        shapes = _per_lead_shapes(_decided_touches(period, rep))
+    totals = _tally(shapes)
     by_count = _rates(totals["by_count"])
     by_gap = _rates(totals["by_gap"])
     return {
@@ -686,6 +768,7 @@ def best_count(
         "best_count": _best(by_count),
         "best_gap": _best(by_gap),
         "min_sample": MIN_SAMPLE,
+        "summary_refreshed_at": refreshed_at.isoformat() if refreshed_at else None,
     }
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from cadences.models import (
     DailyQueue,
+    DecidedLeadDay,
     Enrolment,
     EnrolmentEvent,
     ForecastDay,
@@ -32,6 +33,7 @@ from cadences.models import (
     OutboundEmail,
     ReportSummary,
     Step,
+    StepResultDay,
     StepVariant,
     Task,
     TouchDay,
@@ -147,6 +149,19 @@ ROW_MAKERS: dict[str, Callable[[], Model]] = {
     ),
     "cadences.touchday": lambda: TouchDay.objects.create(
         day=NOW.date(), channel="call", direction="out", outcome=f"o{next(serial)}", n=3
+    ),
+    "cadences.stepresultday": lambda: StepResultDay.objects.create(
+        day=NOW.date() + dt.timedelta(days=next(serial)), step=StepFactory(), reached=3, on_time=2
+    ),
+    "cadences.decidedleadday": lambda: DecidedLeadDay.objects.create(
+        day=NOW.date() + dt.timedelta(days=next(serial)),
+        touches=3,
+        under_1d=1,
+        under_2d=1,
+        under_4d=2,
+        under_7d=2,
+        won=True,
+        leads=4,
     ),
     "cadences.forecastday": lambda: ForecastDay.objects.create(
         rep=RepFactory(), day=NOW.date(), calls=4, emails=2

@@ -645,8 +645,8 @@ MAX_QUERIES = {
     "follow-up-stops": 1,
     "speed-to-lead": 1,
     "channel-mix": 2,
-    "step-results": 1,
-    "best-count": 1,
+    "step-results": 2,  # whether the snapshot is usable, then the counts
+    "best-count": 2,  # whether the snapshot is usable, then the shapes
     "load-forecast": 5,  # the team's, live: its snapshot is looked for first
     "today": 4,
 }
