@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 from cadences import scheduling
 from cadences.models import DailyQueue, Enrolment, Task
 from cadences.services import rep_timezone
+from followup.prepared import HotQuery
 from followup.roles import active_reps
 from leads.models import RepProfile
 
@@ -140,9 +141,17 @@ QUEUE_COLUMNS = (
 
 
 def _queue_rows(day: RepDay) -> list[tuple]:
-    """The rep-day's tasks, one tuple each in ``QUEUE_COLUMNS`` order: one query."""
-    tasks = Task.objects.filter(_day_tasks([day.rep_id], day.start, day.end), mode="manual")
-    return list(tasks.annotate(cadence_name=_CADENCE_NAME).values_list(*QUEUE_COLUMNS).order_by())
+    """The rep-day's tasks, one tuple each in ``QUEUE_COLUMNS`` order: one query, compiled
+    once and prepared on PostgreSQL (the API runs it on every ``GET /api/queue/``)."""
+    return _QUEUE_ROWS.rows(day.rep_id, day.start, day.end)
+
+
+def _queue_rows_query(rep_id: int, start: dt.datetime, end: dt.datetime) -> QuerySet:
+    tasks = Task.objects.filter(_day_tasks([rep_id], start, end), mode="manual")
+    return tasks.annotate(cadence_name=_CADENCE_NAME).values_list(*QUEUE_COLUMNS).order_by()
+
+
+_QUEUE_ROWS = HotQuery(_queue_rows_query, (int, dt.datetime, dt.datetime))
 
 
 # A step task's cadence is its step's (the enrolment's, which made it from its own

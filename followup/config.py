@@ -106,6 +106,9 @@ def read_database(env: Mapping[str, str], base_dir: Path) -> dict[str, Any]:
         return sqlite_database(config)
     config.setdefault("CONN_MAX_AGE", 60)
     config["CONN_HEALTH_CHECKS"] = True
+    # Lets followup.prepared run the API's hot queries as prepared statements. Django
+    # binds every other query on the client, and psycopg never prepares those.
+    config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     return config
 
 
