@@ -35,7 +35,6 @@ from django.db.models import Count, Max, Min, Model, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 
 from cadences.models import DecidedLeadDay, ReportSummary, StepResultDay, TouchDay
-from cadences.report_workload import forecast_days_refresh
 from leads.models import CONNECT_OUTCOMES, Lead, Touch
 
 TOUCH_DAYS = "touch-days"
@@ -222,6 +221,8 @@ def decided_lead_days_rebuild(*, now: dt.datetime) -> None:
 def refresh_all(now: dt.datetime | None = None) -> None:
     """The worker's entry point (a django-q2 schedule): every report summary."""
     from django.utils.timezone import now as clock_now
+
+    from cadences.report_workload import forecast_days_refresh  # it reads SNAPSHOT_MAX_AGE
 
     now = now or clock_now()
     touch_days_refresh(now=now)

@@ -463,12 +463,8 @@ def load_forecast(report: dict) -> Section:
 
 
 def _forecast_snapshot_notes(report: dict) -> list[str]:
-    refreshed = report.get("summary_refreshed_at")
-    if not refreshed:
-        return []  # computed live
-    at = dt.datetime.fromisoformat(refreshed).astimezone(dt.UTC).strftime("%d %b %H:%M UTC")
-    notes = [f"Figures as of {at} (the worker refreshes them every hour)."]
-    if report.get("reps_not_in_summary"):
+    notes = _snapshot_note(report)
+    if notes and report.get("reps_not_in_summary"):
         names = ", ".join(report["reps_not_in_summary"])
         notes.append(f"No figures yet for {names}: not active reps at that refresh.")
     return notes

@@ -25,6 +25,7 @@ from django.db.models.functions import Coalesce, Greatest, NullIf, TruncHour
 
 from cadences import scheduling
 from cadences.models import Cadence, DailyQueue, ForecastDay, ReportSummary, Step, Task
+from cadences.report_summaries import SNAPSHOT_MAX_AGE
 from cadences.services import cadence_calendar, rep_timezone, step_timing
 from followup.roles import active_reps
 from leads.models import RepProfile
@@ -36,7 +37,6 @@ HORIZON_DAYS = 28
 DEFAULT_CAPACITY = 50
 HOT_LEADS_LISTED = 50
 FORECAST_DAYS = "forecast-days"  # the snapshot's ``ReportSummary`` name
-SNAPSHOT_MAX_AGE = dt.timedelta(hours=2)
 GROUP_FIELDS = (
     "rep_id",
     "kind",
@@ -483,15 +483,35 @@ def forecast_days_refresh(*, now: dt.datetime) -> int:
                 cursor.execute("SET LOCAL jit = off")  # as reports._without_jit: faster here
         counts = _live_counts({r.id: r for r in _reps(None)}, days)
         rows = [
-            ForecastDay(rep_id=rep_id, day=day, calls=c, emails=e, auto_emails=a, other=o)
+            (rep_id, day, *day_counts)
             for rep_id, per_day in counts.items()
-            for day, (c, e, a, o) in zip(days, per_day, strict=True)
+            for day, day_counts in zip(days, per_day, strict=True)
         ]
         ForecastDay.objects.all().delete()
-        ForecastDay.objects.bulk_create(rows, batch_size=2000)
+        _forecast_days_insert(rows)
         state.time_zone, state.as_of_day, state.refreshed_at = settings.TIME_ZONE, days[0], now
         state.save()
     return len(rows)
+
+
+_FORECAST_COLUMNS = ("rep_id", "day", "calls", "emails", "auto_emails", "other")
+# One statement for every row: 28,000 at full scale, a third of bulk_create's time.
+_POSTGRES_FORECAST_INSERT = f"""
+insert into cadences_forecastday ({", ".join(_FORECAST_COLUMNS)})
+select * from unnest(%s::int[], %s::date[], %s::int[], %s::int[], %s::int[], %s::int[])
+"""
+
+
+def _forecast_days_insert(rows: list[tuple]) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(_POSTGRES_FORECAST_INSERT, columns)
+        return
+    made = [ForecastDay(**dict(zip(_FORECAST_COLUMNS, row, strict=True))) for row in rows]
+    ForecastDay.objects.bulk_create(made, batch_size=2000)
 
 
 def _day_start(day: dt.date, tz: str) -> dt.datetime:
