@@ -99,6 +99,8 @@ def test_postgres_url_is_parsed_into_a_django_database(tmp_path: Path) -> None:
     )
     assert (database["HOST"], database["PORT"]) == ("db.internal", 5433)
     assert database["CONN_HEALTH_CHECKS"] is True
+    # followup.prepared's hot queries may be prepared; Django's own never are.
+    assert database["OPTIONS"]["prepare_threshold"] == 5
 
 
 def test_an_unknown_database_scheme_is_refused(tmp_path: Path) -> None:
