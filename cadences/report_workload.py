@@ -45,7 +45,6 @@ GROUP_FIELDS = (
     "step__cadence_id",
     "step__position",
     "basis_tz",
-    "hour",
 )
 
 
@@ -113,8 +112,11 @@ def _pending_groups(rep_ids: list[int], *, start: dt.datetime, end: dt.datetime)
     return list(
         tasks.annotate(basis_tz=basis_tz, hour=hour)
         .order_by()
-        .values(*GROUP_FIELDS)
+        .values(*GROUP_FIELDS, "hour")
         .annotate(n=Count("pk"), first_due=Min("due_at"))
+        # Grouped by the hour but not reading it back (nothing uses it): converting
+        # 400,000 more timestamps took a quarter of this at full scale.
+        .values(*GROUP_FIELDS, "n", "first_due")
     )
 
 

@@ -18,7 +18,7 @@ from cadences import report_summaries, report_tables, report_workload
 from cadences.models import ForecastDay, ReportSummary, Task
 from cadences.reports import report_json
 from leads.models import RepProfile
-from tests.factories import LeadFactory, RepFactory, TaskFactory
+from tests.factories import CadenceFactory, LeadFactory, RepFactory, StepFactory, TaskFactory
 from tests.integration.test_report_fast_paths import FORECAST_NOW, varied_pending_steps
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +196,13 @@ def test_the_forecast_section_says_when_its_figures_are_from():
     notes = report_tables.load_forecast(team()).notes
     assert "Figures as of 08 Mar 14:20 UTC (the worker refreshes them every hour)." in notes
     assert "No figures yet for zoe: not active reps at that refresh." in notes
+
+
+def test_tasks_of_one_step_due_on_different_days_each_count_on_their_own_day():
+    rep = RepFactory(username="solo")
+    step = StepFactory(cadence=CadenceFactory(), position=1, channel="call")
+    for due in ("2027-03-09T10:00", "2027-03-12T10:00", "2027-03-12T16:30"):
+        at = dt.datetime.fromisoformat(due).replace(tzinfo=UTC)
+        TaskFactory(lead=LeadFactory(owner=rep), step=step, channel="call", due_at=at)
+    days = {d["date"]: d["calls"] for d in team()["reps"][0]["days"] if d["calls"]}
+    assert days == {"2027-03-09": 1, "2027-03-12": 2}
