@@ -542,6 +542,12 @@ def _snapshot_step_rows(period: Period) -> list[dict]:
     return list(rows.annotate(**{f"{name}_sum": total for name, total in sums.items()}))
 
 
+def _team_snapshot(name: str, rep: AbstractBaseUser | None, now: dt.datetime) -> dt.datetime | None:
+    """When snapshot ``name`` was made, if the whole team's report may read it at ``now``;
+    None for one rep's report, always computed live."""
+    return None if rep is not None else report_summaries.snapshot_refreshed_at(name, now=now)
+
+
 def step_results(
     *, period: Period, rep: AbstractBaseUser | None, now: dt.datetime
 ) -> dict[str, object]:
@@ -555,11 +561,7 @@ def step_results(
     two queries, from the ``StepResultDay`` snapshot while it is fresh (its time is
     ``summary_refreshed_at``), else live (``summary_refreshed_at`` null).
     """
-    refreshed_at = None
-    if rep is None:
-        refreshed_at = report_summaries.snapshot_refreshed_at(
-            report_summaries.STEP_RESULTS, now=now
-        )
+    refreshed_at = _team_snapshot(report_summaries.STEP_RESULTS, rep, now)
     if refreshed_at is not None:
         rows = [_unsummed(row) for row in _snapshot_step_rows(period)]
     else:
@@ -746,11 +748,7 @@ def best_count(
     two queries, from the ``DecidedLeadDay`` snapshot while it is fresh (its time is
     ``summary_refreshed_at``), else live (``summary_refreshed_at`` null).
     """
-    refreshed_at = None
-    if rep is None:
-        refreshed_at = report_summaries.snapshot_refreshed_at(
-            report_summaries.DECIDED_LEADS, now=now
-        )
+    refreshed_at = _team_snapshot(report_summaries.DECIDED_LEADS, rep, now)
     if refreshed_at is not None:
         shapes = _snapshot_shapes(period)
     else:
