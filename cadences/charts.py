@@ -48,10 +48,12 @@ def _ident(title: str) -> str:
     return f"chart-{slug or 'untitled'}"
 
 
-def _open(title: str, description: str) -> list[str]:
+def _open(title: str, description: str, *, height: float = HEIGHT, before: float = 0) -> list[str]:
+    """The SVG's start; ``before`` widens it to the left of x = 0 (slanted labels)."""
     ident = _ident(title)
+    box = f"{-before:.0f} 0 {WIDTH + before:.0f} {height:.0f}"
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{box}" '
         f'width="100%" role="img" aria-labelledby="{ident}-title {ident}-desc" '
         f'class="report-chart" {FONT}>',
         f'<title id="{ident}-title">{escape(title)}</title>',
@@ -87,9 +89,9 @@ def _y_axis(top_value: float, fmt: Formatter) -> list[str]:
     return parts
 
 
-def _legend(names: Sequence[str], colours: Sequence[str]) -> list[str]:
+def _legend(names: Sequence[str], colours: Sequence[str], *, height: float = HEIGHT) -> list[str]:
     parts, x = [], MARGIN_LEFT
-    y = HEIGHT - 14
+    y = height - 14
     for name, colour in zip(names, colours, strict=True):
         parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{x + 14}" y="{y}">{escape(name)}</text>')
@@ -152,7 +154,13 @@ def bar_chart(
     colours = _colours(series, benchmark_last)
     group = width / len(categories)
     bar = min(group * 0.8 / len(series), 48)
-    parts = [*_open(title, _describe(categories, series, fmt)), *_y_axis(top_value, fmt)]
+    labels, below, before = _category_labels(categories, left, group, top + height + 16)
+    svg = _open(title, _describe(categories, series, fmt), height=HEIGHT + below, before=before)
+    parts = [*svg, *_y_axis(top_value, fmt)]
+    # Figures over the bars for all or none: where the widest would hit its neighbour's,
+    # the tooltips and the table beneath the chart give them.
+    shown = [fmt(v) for _, values in series for v in values if v is not None]
+    figures_fit = max(map(len, shown), default=0) * VALUE_CHARACTER_WIDTH <= bar + 2
     for i, category in enumerate(categories):
         start = left + group * i + (group - bar * len(series)) / 2
         for j, (_name, values) in enumerate(series):
@@ -166,16 +174,50 @@ def bar_chart(
                 f'fill="{colours[j]}"><title>{escape(f"{category}, {_name}: {fmt(value)}")}'
                 "</title></rect>"
             )
-            parts.append(
-                f'<text x="{x + (bar - 2) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
-                f'font-size="10">{escape(fmt(value))}</text>'
-            )
-        parts.append(
-            f'<text x="{left + group * (i + 0.5):.1f}" y="{top + height + 16}" '
-            f'text-anchor="middle">{escape(category)}</text>'
-        )
-    parts += _legend([name for name, _ in series], colours)
+            if figures_fit:
+                parts.append(
+                    f'<text x="{x + (bar - 2) / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" '
+                    f'font-size="10">{escape(fmt(value))}</text>'
+                )
+    parts += labels
+    parts += _legend([name for name, _ in series], colours, height=HEIGHT + below)
     return "\n".join([*parts, "</svg>"])
+
+
+# About the width of a character at the charts' font size (11 px system-ui), and of
+# the 10 px figures over the bars.
+CHARACTER_WIDTH = 6.2
+VALUE_CHARACTER_WIDTH = 5.6
+SLANT = math.sqrt(0.5)  # 45 degrees: as much across as down
+
+
+def _category_labels(
+    categories: Sequence[str], left: float, group: float, baseline: float
+) -> tuple[list[str], float, float]:
+    """Each category's name under its group: level when every name fits its group's
+    width, else slanted at 45 degrees so long names (a cadence and its step) never run
+    into each other. Returns the markup, how much taller the chart must be for slanted
+    names, and how far they reach left of the chart."""
+    widest = max(len(c) for c in categories) * CHARACTER_WIDTH
+    centres = [left + group * (i + 0.5) for i in range(len(categories))]
+    if widest <= group - 4:
+        return (
+            [
+                f'<text x="{x:.1f}" y="{baseline}" text-anchor="middle">{escape(c)}</text>'
+                for x, c in zip(centres, categories, strict=True)
+            ],
+            0,
+            0,
+        )
+    labels = [
+        f'<text x="{x:.1f}" y="{baseline}" text-anchor="end" '
+        f'transform="rotate(-45 {x:.1f} {baseline})">{escape(c)}</text>'
+        for x, c in zip(centres, categories, strict=True)
+    ]
+    reach = widest * SLANT
+    below = max(0.0, baseline + reach + 24 - HEIGHT)  # room for the legend beneath
+    before = max(0.0, reach - centres[0] + 4)
+    return labels, below, before
 
 
 def line_chart(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 import time_machine
@@ -371,6 +372,22 @@ def test_a_bar_chart_is_accessible_svg_with_text_labels():
     assert ">touch 2</text>" in svg and ">90%</text>" in svg
     assert charts.GREY in svg
     assert "<script" not in svg
+
+
+def test_long_category_names_are_slanted_inside_a_taller_wider_chart():
+    steps = [f"Outbound 8-touch · {n} B" for n in range(1, 15)]
+    series = [("Done on time", [50.0] * 14), ("Exited there", [0.0] * 14)]
+
+    slanted = charts.bar_chart(title="Step results", categories=steps, series=series)
+    level = charts.bar_chart(title="Touches", categories=["1", "2", "3"], series=series)
+
+    assert slanted.count('transform="rotate(-45') == 14
+    left, _, width, height = (float(n) for n in re.search(r'viewBox="([^"]+)"', slanted)[1].split())
+    assert left < 0 and width > charts.WIDTH and height > charts.HEIGHT
+    assert f'viewBox="0 0 {charts.WIDTH} {charts.HEIGHT}"' in level and "rotate" not in level
+    # 14 groups of two bars leave no room for "50%" over each bar: the table has them.
+    assert ">50%</text>" not in slanted and ">0%</text>" not in slanted
+    assert "Outbound 8-touch · 1 B, Done on time: 50" in slanted  # the bar's tooltip
 
 
 def test_charts_of_nothing_say_so_instead_of_dividing_by_zero():
