@@ -72,6 +72,8 @@ def engine_queries(
         ("a lead by email, for every API post (leads.services.lead_find_by_email)",
          ("lead_email_upper",), lambda: services.lead_find_by_email("Ann.Lee@Example.com"),
          "leads_lead"),
+        ("the team rotation's next rep, for every routed lead (leads.services.next_owner)",
+         ("repprofile_rotation",), lambda: services.next_owner(now=now), "leads_repprofile"),
         ("an account by name, for every lead with a company (leads.services.account_for)",
          ("account_name_upper",), lambda: services.account_for("Acme Ltd", now=now),
          "leads_account"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cadences.services import enrolments_repair
 from cadences.tick import tick as run_tick
+from leads.services import rep_profiles_ensure
 
 
 def tick() -> dict:
@@ -16,6 +17,9 @@ def tick() -> dict:
 
 
 def repair() -> int:
+    """Hourly belt and braces: enrolments without a live task, reps without a profile
+    (outside the routing rotation, e.g. put in the reps group from a shell)."""
+    rep_profiles_ensure()
     return enrolments_repair(now=timezone.now()).scheduled
 
 

@@ -17,18 +17,18 @@ from typing import Annotated
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Schema
 from ninja.security import HttpBearer
 from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
-from followup.prepared import HotQuery
+from followup.prepared import HotQuery, concrete_fields, row_instances
 from followup.roles import is_manager
 from leads import ratelimit
 from leads.models import ApiToken, Lead, RepProfile
-from leads.services import hash_api_key
+from leads.services import hash_api_key, rep_profile_cache
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +151,9 @@ def token_for_key(key: str) -> ApiToken | None:
     return _token_from_row(found[0]) if found else None
 
 
-def _attnames(model: type[Model]) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
-
-
-_TOKEN_FIELDS = _attnames(ApiToken)
-_USER_FIELDS = _attnames(get_user_model())
-_PROFILE_FIELDS = _attnames(RepProfile)
+_TOKEN_FIELDS = concrete_fields(ApiToken)
+_USER_FIELDS = concrete_fields(get_user_model())
+_PROFILE_FIELDS = concrete_fields(RepProfile)
 
 
 def _token_row_query(key_hash: str) -> QuerySet:
@@ -174,17 +170,13 @@ _TOKEN_ROW = HotQuery(_token_row_query, (str,))
 
 
 def _token_from_row(row: tuple) -> ApiToken:
-    ends = (len(_TOKEN_FIELDS), len(_TOKEN_FIELDS) + len(_USER_FIELDS))
-    token = ApiToken.from_db(None, _TOKEN_FIELDS, row[: ends[0]])
-    user = get_user_model().from_db(None, _USER_FIELDS, row[ends[0] : ends[1]])
+    end = len(_TOKEN_FIELDS) + len(_USER_FIELDS)
+    token, user = row_instances(row[:end], ApiToken, get_user_model())
     token.user = user
-    profile_values = row[ends[1] :]
     profile = None
-    if profile_values[0] is not None:  # the profile's id: none when the user has none
-        profile = RepProfile.from_db(None, _PROFILE_FIELDS, profile_values)
-        profile.user = user
-    # Cached, None included, as select_related caches it: user.rep_profile asks nothing.
-    RepProfile._meta.get_field("user").remote_field.set_cached_value(user, profile)
+    if row[end] is not None:  # the profile's id: none when the user has none
+        (profile,) = row_instances(row[end:], RepProfile)
+    rep_profile_cache(user, profile)
     return token
 
 

@@ -23,8 +23,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
-from django.db.models import QuerySet
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Model, QuerySet
 
 # Values no caller passes: where they land in the compiled parameters, the real values go.
 _SENTINEL_INT = -7_340_001
@@ -37,15 +37,33 @@ def _sentinel(kind: type, index: int) -> object:
         return _SENTINEL_INT - index
     if kind is dt.datetime:
         return _SENTINEL_MOMENT + dt.timedelta(microseconds=index)
+    if kind is dt.date:
+        return _SENTINEL_MOMENT.date() + dt.timedelta(days=index)
     if kind is str:
         return f"{_SENTINEL_TEXT}{index}"
-    raise TypeError(f"a hot query takes int, datetime or str arguments, not {kind.__name__}")
+    raise TypeError(f"a hot query takes int, date, datetime or str arguments, not {kind.__name__}")
+
+
+def concrete_fields(model: type[Model]) -> list[str]:
+    """The attribute names of ``model``'s columns, in the order ``from_db`` takes them."""
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def row_instances(row: Sequence[object], *models: type[Model]) -> list[Model]:
+    """One instance of each model from a row holding their ``concrete_fields`` in turn
+    (as a hot query selects them), as the ORM would make them from the database."""
+    made, start = [], 0
+    for model in models:
+        names = concrete_fields(model)
+        made.append(model.from_db(DEFAULT_DB_ALIAS, names, row[start : start + len(names)]))
+        start += len(names)
+    return made
 
 
 class HotQuery:
     """``build(*args)`` returns a ``values_list`` queryset; ``rows(*args)`` its rows.
 
-    ``kinds`` are the types of ``build``'s arguments (int, datetime or str), each used
+    ``kinds`` are the types of ``build``'s arguments (int, date, datetime or str), each used
     as a plain value in a filter, so that it appears once or more among the compiled
     parameters, unchanged.
     """

@@ -38,7 +38,7 @@ from leads.models import (
     TimeOff,
     Touch,
 )
-from leads.services import api_token_create, api_token_revoke
+from leads.services import api_token_create, api_token_revoke, rep_profiles_ensure
 
 admin.site.site_header = "followup admin"
 admin.site.site_title = "followup admin"
@@ -497,6 +497,7 @@ class TeamUserAdmin(DjangoUserAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        rep_profiles_ensure()  # a user just put in the reps group joins the rotation
         if any(fs.model is TimeOff and fs.has_changed() for fs in formsets):
             _apply_time_off(request, form.instance)
 

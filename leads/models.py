@@ -332,6 +332,12 @@ class RepProfile(models.Model):
         default=0, help_text="Round-robin order: the rep with the lowest goes next"
     )
 
+    class Meta:
+        indexes = [
+            # The routing rotation (leads.services.next_owner) walks it in this order.
+            models.Index(fields=["routing_seq", "user"], name="repprofile_rotation"),
+        ]
+
     def __str__(self) -> str:
         return f"Settings of {self.user}"
 

@@ -9,15 +9,17 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Subquery, Value
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from followup import audit
-from followup.roles import active_reps
+from followup.prepared import HotQuery, concrete_fields, row_instances
+from followup.roles import REPS
 from leads.models import Account, ApiToken, Lead, RepProfile, Tag, TimeOff
 
 TOKEN_PREFIX = "fu_"
@@ -112,38 +114,75 @@ def tags_for(names: list[str]) -> list[Tag]:
 
 
 def next_owner(*, now: dt.datetime) -> AbstractBaseUser | None:
-    """Round-robin among active reps not on time off today: least recently assigned first."""
-    today = now.date()
-    away = TimeOff.objects.filter(starts_on__lte=today, ends_on__gte=today).values("rep_id")
-    candidates = (
-        active_reps()
-        .exclude(id__in=away)
-        .select_related("rep_profile")
-        .order_by(F("rep_profile__routing_seq").asc(nulls_first=True), "id")
-    )
+    """Round-robin among active reps not on time off today: least recently assigned first.
+
+    The rotation is the reps' profiles in ``routing_seq`` order (a new profile has 0, so a
+    rep who just joined goes next), read by one walk of the ``repprofile_rotation`` index
+    that stops at the first rep available, whatever the size of the team. A rep without a
+    profile is not in the rotation: ``rep_profiles_ensure`` gives one to every rep, run
+    when the team admin saves a user and by the worker's hourly repair.
+    """
     # savepoint=False: inside a caller's transaction (an upsert) the lock is held to its
     # commit either way, and a savepoint would cost two round trips per lead.
     with transaction.atomic(savepoint=False):
-        # SKIP LOCKED: two leads routed at once go to two different reps.
-        locked = candidates.select_for_update(of=("self",), skip_locked=True)
-        rep = locked.first() if _pg() else candidates.first()
-        if rep is None:
+        found = _ROTATION.rows(now.date())
+        if not found:
             return None
-        _mark_assigned(rep, now=now)
-    return rep
+        profile, user = row_instances(found[0], RepProfile, get_user_model())
+        rep_profile_cache(user, profile)
+        _mark_assigned(profile, now=now)
+    return user
 
 
-def _mark_assigned(rep: AbstractBaseUser, *, now: dt.datetime) -> None:
-    """Move ``rep`` to the back of the rotation: one UPDATE (a profile is made if none).
+def _rotation_query(today: dt.date) -> QuerySet:
+    away = TimeOff.objects.filter(
+        rep_id=OuterRef("user_id"), starts_on__lte=today, ends_on__gte=today
+    )
+    profiles = (
+        RepProfile.objects.filter(user__is_active=True, user__groups__name=REPS)
+        .exclude(Exists(away))
+        .order_by("routing_seq", "user_id")
+    )
+    if _pg():
+        # SKIP LOCKED: two leads routed at once go to two different reps.
+        profiles = profiles.select_for_update(of=("self",), skip_locked=True)
+    columns = [
+        *concrete_fields(RepProfile),
+        *(f"user__{n}" for n in concrete_fields(get_user_model())),
+    ]
+    return profiles.values_list(*columns)[:1]
+
+
+_ROTATION = HotQuery(_rotation_query, (dt.date,))
+
+
+def _mark_assigned(profile: RepProfile, *, now: dt.datetime) -> None:
+    """Move the profile's rep to the back of the rotation: one UPDATE.
 
     A sequence, not a timestamp: leads imported with one --now still alternate.
     """
     top = RepProfile.objects.annotate(one=Value(1)).values("one").annotate(top=Max("routing_seq"))
     next_seq = Coalesce(Subquery(top.values("top")), 0) + 1
-    profiles = RepProfile.objects.filter(user=rep)
-    if not profiles.update(last_assigned_at=now, routing_seq=next_seq):
-        seq = (RepProfile.objects.aggregate(top=Max("routing_seq"))["top"] or 0) + 1
-        RepProfile.objects.create(user=rep, last_assigned_at=now, routing_seq=seq)
+    RepProfile.objects.filter(pk=profile.pk).update(last_assigned_at=now, routing_seq=next_seq)
+
+
+def rep_profiles_ensure() -> int:
+    """Give every member of the reps group without a profile one (default settings),
+    which puts them next in the routing rotation. Returns how many lacked one."""
+    missing = get_user_model().objects.filter(groups__name=REPS, rep_profile__isnull=True)
+    made = RepProfile.objects.bulk_create(
+        [RepProfile(user_id=user_id) for user_id in missing.values_list("id", flat=True)],
+        ignore_conflicts=True,  # a concurrent save made it first
+    )
+    return len(made)
+
+
+def rep_profile_cache(user: AbstractBaseUser, profile: RepProfile | None) -> None:
+    """Remember ``user.rep_profile`` (None included) as ``select_related`` would, so
+    reading it asks nothing; ``profile.user`` is ``user``."""
+    if profile is not None:
+        profile.user = user
+    RepProfile._meta.get_field("user").remote_field.set_cached_value(user, profile)
 
 
 def _pg() -> bool:

@@ -6,9 +6,11 @@ import datetime as dt
 from collections import Counter
 
 from cadences.models import Enrolment
-from leads.models import Lead, RoutingRule, TimeOff
+from cadences.tasks import repair
+from leads.models import Lead, RepProfile, RoutingRule, TimeOff
 from leads.routing import route_lead
-from tests.factories import CadenceFactory, RepFactory
+from leads.services import next_owner, rep_profiles_ensure
+from tests.factories import CadenceFactory, RepFactory, UserFactory
 
 NOW = dt.datetime(2027, 3, 2, 14, tzinfo=dt.UTC)
 
@@ -106,3 +108,55 @@ def test_a_routed_import_owns_and_enrols_each_new_lead_through_the_rules(db, tmp
         "pool1": 2,
     }
     assert Enrolment.objects.filter(cadence=demo).count() == 4
+
+
+# --- the team rotation (no rule matched) ------------------------------------------------
+
+
+def test_the_team_rotation_takes_turns_least_recently_assigned_first(db, django_assert_num_queries):
+    reps = [RepFactory(username=f"team{i}", profile={"timezone": "Asia/Tokyo"}) for i in range(3)]
+
+    picks = [next_owner(now=NOW) for _ in range(7)]
+
+    assert picks == [*reps, *reps, reps[0]]
+    with django_assert_num_queries(0):  # the rep's settings come with the pick
+        assert picks[0].rep_profile.timezone == "Asia/Tokyo"
+
+
+def test_the_team_rotation_passes_over_time_off_inactive_reps_and_other_users(db):
+    here, away = RepFactory(), RepFactory()
+    RepFactory(is_active=False)
+    UserFactory()  # not in the reps group
+    TimeOff.objects.create(rep=away, starts_on=NOW.date(), ends_on=NOW.date())
+
+    assert {next_owner(now=NOW) for _ in range(4)} == {here}
+    away_tomorrow = NOW + dt.timedelta(days=1)
+    assert away in {next_owner(now=away_tomorrow) for _ in range(2)}
+
+
+def test_nobody_available_gives_no_owner(db):
+    RepFactory(is_active=False)
+
+    assert next_owner(now=NOW) is None
+
+
+def test_a_rep_without_a_profile_joins_the_rotation_once_given_one_and_goes_next(db):
+    veteran = RepFactory()
+    next_owner(now=NOW)
+    newcomer = RepFactory()
+    RepProfile.objects.filter(user=newcomer).delete()  # put in the group from a shell
+
+    assert {next_owner(now=NOW) for _ in range(2)} == {veteran}
+
+    assert rep_profiles_ensure() == 1
+    assert rep_profiles_ensure() == 0
+    assert next_owner(now=NOW) == newcomer
+
+
+def test_the_workers_hourly_repair_gives_reps_their_profiles(db):
+    rep = RepFactory()
+    RepProfile.objects.filter(user=rep).delete()
+
+    repair()
+
+    assert RepProfile.objects.filter(user=rep).exists()
