@@ -84,23 +84,41 @@ class UpsertResult:
 
 
 def lead_find_by_email(email: str) -> Lead | None:
+    """The lead with this email in any case (every API post and import row asks)."""
     if not email:
         return None
-    return Lead.objects.filter(email__iexact=email.strip()).first()
+    found = _LEAD_BY_EMAIL.rows(email.strip())
+    return row_instances(found[0], Lead)[0] if found else None
+
+
+def _lead_by_email_query(email: str) -> QuerySet:
+    leads = Lead.objects.filter(email__iexact=email)  # the newest first, as .first() did
+    return leads.values_list(*concrete_fields(Lead))[:1]
+
+
+_LEAD_BY_EMAIL = HotQuery(_lead_by_email_query, (str,))
 
 
 def account_for(name: str, *, now: dt.datetime) -> Account | None:
     name = " ".join((name or "").split())
     if not name:
         return None
-    account = Account.objects.filter(name__iexact=name).first()
-    if account:
-        return account
+    found = _ACCOUNT_BY_NAME.rows(name)
+    if found:
+        return row_instances(found[0], Account)[0]
     try:
         with transaction.atomic():
             return Account.objects.create(name=name, created_at=now)
     except IntegrityError:  # a concurrent import created it
         return Account.objects.get(name__iexact=name)
+
+
+def _account_by_name_query(name: str) -> QuerySet:
+    accounts = Account.objects.filter(name__iexact=name)  # by name, as .first() did
+    return accounts.values_list(*concrete_fields(Account))[:1]
+
+
+_ACCOUNT_BY_NAME = HotQuery(_account_by_name_query, (str,))
 
 
 def tags_for(names: list[str]) -> list[Tag]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
+from followup.prepared import HotQuery
 from leads.models import Suppression
 from leads.services import LeadRefused
 
@@ -37,7 +38,18 @@ def suppressed_among(emails: Iterable[str]) -> set[str]:
 
 
 def is_suppressed(email: str) -> bool:
-    return bool(email) and bool(suppressed_among([email]))
+    """Whether the email or its domain is suppressed: one query (every new lead asks)."""
+    email = (email or "").strip().lower()
+    # No domain ("ann@"): NULL matches no row (email rows have a blank domain).
+    return bool(email) and bool(_SUPPRESSION_OF.rows(email, _domain(email) or None))
+
+
+def _suppression_of_query(email: str, domain: str) -> QuerySet:
+    hits = Suppression.objects.filter(Q(email=email) | Q(domain=domain)).order_by()
+    return hits.values_list("pk")[:1]
+
+
+_SUPPRESSION_OF = HotQuery(_suppression_of_query, (str, str))
 
 
 def suppression_check(email: str) -> None:
