@@ -20,6 +20,7 @@ from django.utils.timezone import now as clock_now
 
 from cadences import scheduling
 from cadences.models import Cadence, Enrolment, EnrolmentEvent, Step, Task
+from followup.prepared import HotQuery, concrete_fields, row_instances
 from leads.models import Channel, Lead, LeadStatus, RepProfile, TimeOff
 
 MOVE_TIME_OFF = "time_off"
@@ -216,11 +217,23 @@ def enrolment_start_many(
 
 
 def _step_after(cadence: Cadence, position: int) -> Step | None:
-    return (
-        cadence.steps.filter(removed_at__isnull=True, position__gt=position)
-        .order_by("position")
-        .first()
+    """The cadence's next live step after ``position`` (every enrolment asks)."""
+    found = _STEP_AFTER.rows(cadence.id, position)
+    if not found:
+        return None
+    (step,) = row_instances(found[0], Step)
+    step.cadence = cadence  # as cadence.steps would: its steps know their cadence
+    return step
+
+
+def _step_after_query(cadence_id: int, position: int) -> QuerySet:
+    steps = Step.objects.filter(
+        cadence_id=cadence_id, removed_at__isnull=True, position__gt=position
     )
+    return steps.order_by("position", "pk").values_list(*concrete_fields(Step))[:1]
+
+
+_STEP_AFTER = HotQuery(_step_after_query, (int, int))
 
 
 def _skip_reason(step: Step, lead: Lead) -> str | None:
@@ -280,14 +293,23 @@ def _past_time_off(
 
 def _rep_back_on(rep: object, day: dt.date) -> tuple[dt.date | None, str]:
     """The day the rep is back when ``day`` is a day off for them, else None."""
-    away = TimeOff.objects.filter(rep=rep, starts_on__lte=day, ends_on__gte=day).first()
-    if away is not None:
-        return away.ends_on + dt.timedelta(days=1), MOVE_TIME_OFF
+    away = _TIME_OFF_ON.rows(rep.pk, day)
+    if away:
+        return away[0][0] + dt.timedelta(days=1), MOVE_TIME_OFF
     profile = _profile(rep)
     country = profile.holiday_country if profile else ""
     if country and scheduling.Calendar(holiday_country=country).is_holiday(day):
         return day + dt.timedelta(days=1), MOVE_REP_HOLIDAY
     return None, ""
+
+
+def _time_off_on_query(rep_id: int, day: dt.date) -> QuerySet:
+    """The end of the rep's time off around ``day`` (the first by start, as .first())."""
+    away = TimeOff.objects.filter(rep_id=rep_id, starts_on__lte=day, ends_on__gte=day)
+    return away.order_by("starts_on", "pk").values_list("ends_on")[:1]
+
+
+_TIME_OFF_ON = HotQuery(_time_off_on_query, (int, dt.date))
 
 
 def schedule_next_step(

@@ -21,20 +21,24 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 
 # Values no caller passes: where they land in the compiled parameters, the real values go.
-_SENTINEL_INT = -7_340_001
+# An int inside every integer field's range: Django drops or rewrites a comparison it
+# can tell is always true or false for the column (a negative id, a smallint overflow).
+_SENTINEL_INT = 29_311
 _SENTINEL_MOMENT = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 _SENTINEL_TEXT = "\x00hot-query-sentinel-"
 
 
 def _sentinel(kind: type, index: int) -> object:
     if kind is int:
-        return _SENTINEL_INT - index
+        return _SENTINEL_INT + 7 * index
     if kind is dt.datetime:
         return _SENTINEL_MOMENT + dt.timedelta(microseconds=index)
     if kind is dt.date:
@@ -60,58 +64,89 @@ def row_instances(row: Sequence[object], *models: type[Model]) -> list[Model]:
     return made
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # Per parameter: (argument index, the wrapper the ORM gave it or None) or (None, value).
+    slots: list[tuple[int | None, Any]]
+    compiler: SQLCompiler
+    converters: dict  # the ORM's per-column converters (a JSON column's parsing, …)
+
+
 class HotQuery:
     """``build(*args)`` returns a ``values_list`` queryset; ``rows(*args)`` its rows.
 
     ``kinds`` are the types of ``build``'s arguments (int, date, datetime or str), each used
     as a plain value in a filter, so that it appears once or more among the compiled
-    parameters, unchanged.
+    parameters, unchanged. The rows are converted as the ORM converts them.
     """
 
     def __init__(self, build: Callable[..., QuerySet], kinds: Sequence[type]) -> None:
         self.build = build
         self.kinds = tuple(kinds)
-        self._compiled: tuple[str, list[tuple[bool, Any]]] | None = None
+        self._compiled: _Compiled | None = None
         self._lock = threading.Lock()
 
     def rows(self, *args: object) -> list[tuple]:
         if connection.vendor != "postgresql":
             return list(self.build(*args))
-        sql, slots = self._compile()
-        params = [args[value] if is_argument else value for is_argument, value in slots]
+        compiled = self._compile()
+        params = [_argument(args, index, value) for index, value in compiled.slots]
         if connection.queries_logged:
             # Queries are being logged (DEBUG, a test counting them, ``bench/run.py
             # --explain``): the same SQL and values through Django's usual cursor, so
             # the log holds SQL that can be read and explained.
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-        return _run_prepared(sql, params)
+                cursor.execute(compiled.sql, params)
+                found = cursor.fetchall()
+        else:
+            found = _run_prepared(compiled.sql, params)
+        if compiled.converters:
+            convert = compiled.compiler.apply_converters(found, compiled.converters)
+            found = [tuple(row) for row in convert]
+        return found
 
-    def _compile(self) -> tuple[str, list[tuple[bool, Any]]]:
+    def _compile(self) -> _Compiled:
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
                     self._compiled = self._compile_now()
         return self._compiled
 
-    def _compile_now(self) -> tuple[str, list[tuple[bool, Any]]]:
+    def _compile_now(self) -> _Compiled:
         sentinels = [_sentinel(kind, i) for i, kind in enumerate(self.kinds)]
-        sql, params = self.build(*sentinels).query.sql_with_params()
-        slots: list[tuple[bool, Any]] = []
+        compiler = self.build(*sentinels).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        slots: list[tuple[int | None, Any]] = []
         found = set()
         for value in params:
             index = next((i for i, s in enumerate(sentinels) if _same(value, s)), None)
-            slots.append((True, index) if index is not None else (False, value))
+            # The ORM may wrap a value (an int column's psycopg Int4): so is the argument.
+            wrapper = (
+                type(value)
+                if index is not None and type(value) is not type(sentinels[index])
+                else None
+            )
+            slots.append((index, wrapper) if index is not None else (None, value))
             found.add(index)
         missing = set(range(len(sentinels))) - found
         if missing:  # an argument the ORM transformed: it could not be put back
             raise ValueError(f"hot query arguments {sorted(missing)} are not plain parameters")
-        return sql, slots
+        # What ValuesListIterable converts, from the same compiler's columns.
+        columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        return _Compiled(sql, slots, compiler, compiler.get_converters(columns))
+
+
+def _argument(args: tuple, index: int | None, value: Any) -> object:
+    """A slot's parameter: the constant, or the argument (wrapped as the ORM wraps it)."""
+    if index is None:
+        return value
+    argument = args[index]
+    return argument if value is None or argument is None else value(argument)
 
 
 def _same(value: object, sentinel: object) -> bool:
-    return type(value) is type(sentinel) and value == sentinel
+    return isinstance(value, type(sentinel)) and value == sentinel
 
 
 def _run_prepared(sql: str, params: list) -> list[tuple]:

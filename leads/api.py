@@ -15,6 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema
@@ -35,6 +36,7 @@ from followup.api_base import (
     require_may_see,
     user_named,
 )
+from followup.prepared import HotQuery, concrete_fields, row_instances
 from followup.roles import is_manager, is_rep
 from leads.models import BuyingStage, Channel, Lead, LeadStatus, Outcome, SignalKind
 from leads.services import LeadRefused, UpsertResult, lead_find_by_email, lead_update, lead_upsert
@@ -299,10 +301,20 @@ def _owner_named(user: AbstractBaseUser, username: str | None) -> AbstractBaseUs
     return owner
 
 
+def _cadence_by_name_query(name: str) -> QuerySet:
+    # .first()'s order: the model's (name), then the id.
+    cadences = Cadence.objects.filter(name=name).order_by(*Cadence._meta.ordering, "pk")
+    return cadences.values_list(*concrete_fields(Cadence))[:1]
+
+
+_CADENCE_BY_NAME = HotQuery(_cadence_by_name_query, (str,))
+
+
 def _cadence_named(name: str | None) -> Cadence | None:
     if not name:
         return None
-    cadence = Cadence.objects.filter(name=name).first()
+    found = _CADENCE_BY_NAME.rows(name)
+    cadence = row_instances(found[0], Cadence)[0] if found else None
     if cadence is None:
         raise bad_input({"cadence": f"no cadence named {name!r}"})
     if not cadence.is_active:

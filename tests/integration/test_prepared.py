@@ -18,7 +18,7 @@ from followup.api_base import token_for_key
 from followup.prepared import HotQuery
 from leads.models import ApiToken, Lead, RepProfile
 from leads.services import api_token_create, api_token_revoke, hash_api_key
-from tests.factories import LeadFactory, RepFactory, StepFactory, TaskFactory
+from tests.factories import CadenceFactory, LeadFactory, RepFactory, StepFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,24 @@ def test_arguments_of_other_types_are_refused() -> None:
 
     with pytest.raises(TypeError, match="int, date, datetime or str"):
         HotQuery(build, [dt.time])._compile_now()
+
+
+def test_model_rows_convert_as_the_orm_does_json_columns_and_int_wrappers_included() -> None:
+    from cadences.models import Cadence, Step
+    from cadences.services import _step_after
+    from leads.api import _cadence_named
+
+    cadence = CadenceFactory(name="Outbound", exit_on=["replied", "meeting_booked"])
+    for position in (1, 2, 3):
+        StepFactory(cadence=cadence, position=position, questions=[f"q{position}"])
+
+    step = _step_after(cadence, 1)
+    expected = Step.objects.get(cadence=cadence, position=2)
+    found = _cadence_named("Outbound")
+
+    for field in Step._meta.concrete_fields:
+        assert getattr(step, field.attname) == getattr(expected, field.attname)
+    assert step.questions == ["q2"] and step.cadence is cadence
+    assert found.exit_on == ["replied", "meeting_booked"]
+    assert found == Cadence.objects.get(name="Outbound")
+    assert _step_after(cadence, 3) is None
