@@ -12,8 +12,10 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from cadences.models import Cadence
+from followup.prepared import HotQuery, concrete_fields, row_instances
 from followup.roles import active_reps
 from leads.models import RoutingRule, TimeOff
 from leads.services import next_owner
@@ -27,11 +29,21 @@ def rule_matches(rule: RoutingRule, *, source: str, tags: list[str]) -> bool:
 
 
 def matching_rule(*, source: str, tags: list[str]) -> RoutingRule | None:
-    rules = RoutingRule.objects.filter(is_active=True).select_related("cadence", "owner")
-    for rule in rules.order_by("priority", "id"):
+    """The first active rule by priority that matches. Every new lead asks, so the rules
+    are read by a hot query; the matched rule's cadence and owner load when used."""
+    for row in _ACTIVE_RULES.rows():
+        (rule,) = row_instances(row, RoutingRule)
         if rule_matches(rule, source=source, tags=tags):
             return rule
     return None
+
+
+def _active_rules_query() -> QuerySet:
+    rules = RoutingRule.objects.filter(is_active=True).order_by("priority", "id")
+    return rules.values_list(*concrete_fields(RoutingRule))
+
+
+_ACTIVE_RULES = HotQuery(_active_rules_query, ())
 
 
 def route_lead(
