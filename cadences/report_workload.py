@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, Min, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, NullIf, TruncHour
 
 from cadences import scheduling
 from cadences.models import Cadence, DailyQueue, ForecastDay, ReportSummary, Step, Task
-from cadences.report_summaries import SNAPSHOT_MAX_AGE
+from cadences.report_summaries import SNAPSHOT_MAX_AGE, snapshot_replacing
 from cadences.services import cadence_calendar, rep_timezone, step_timing
 from followup.roles import active_reps
 from leads.models import RepProfile
@@ -477,22 +477,15 @@ def forecast_days_refresh(*, now: dt.datetime) -> int:
     one transaction, with the summary row locked (so two refreshes at once run one
     after the other). Returns how many rows it wrote."""
     days = _horizon(scheduling.local_date(now, settings.TIME_ZONE))
-    with transaction.atomic():
-        ReportSummary.objects.get_or_create(name=FORECAST_DAYS)
-        state = ReportSummary.objects.select_for_update().get(name=FORECAST_DAYS)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")  # as reports._without_jit: faster here
+    with snapshot_replacing(FORECAST_DAYS, ForecastDay, now=now) as state:
         counts = _live_counts({r.id: r for r in _reps(None)}, days)
         rows = [
             (rep_id, day, *day_counts)
             for rep_id, per_day in counts.items()
             for day, day_counts in zip(days, per_day, strict=True)
         ]
-        ForecastDay.objects.all().delete()
         _forecast_days_insert(rows)
-        state.time_zone, state.as_of_day, state.refreshed_at = settings.TIME_ZONE, days[0], now
-        state.save()
+        state.as_of_day = days[0]
     return len(rows)
 
 

@@ -786,18 +786,6 @@ REPORTS: dict[str, Report] = {
 }
 
 
-def _without_jit() -> None:
-    """Turn PostgreSQL's JIT off until the report's transaction ends.
-
-    The planner's cost estimates for these large aggregates switch JIT on, and
-    compiling the plan took 4-8 s of a report that reads millions of rows in a few
-    seconds: interpreted execution is faster here.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true)")
-
-
 def report_json(
     name: str,
     date_from: dt.date,
@@ -814,7 +802,7 @@ def report_json(
     period = Period.of(date_from, date_to)
     # No savepoint: a report writes nothing, and a savepoint costs two more queries.
     with transaction.atomic(savepoint=False):
-        _without_jit()
+        report_summaries.jit_off()
         body = report(period=period, rep=rep, now=now or clock_now())
     return {
         "from": date_from.isoformat(),
