@@ -20,6 +20,7 @@ survive a transaction-pooling proxy such as PgBouncer in transaction mode.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,9 +50,10 @@ def _sentinel(kind: type, index: int) -> object:
     raise TypeError(f"a hot query takes int, date, datetime or str arguments, not {kind.__name__}")
 
 
-def concrete_fields(model: type[Model]) -> list[str]:
+@functools.cache  # asked for every row a hot query turns into instances
+def concrete_fields(model: type[Model]) -> tuple[str, ...]:
     """The attribute names of ``model``'s columns, in the order ``from_db`` takes them."""
-    return [f.attname for f in model._meta.concrete_fields]
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def row_instances(row: Sequence[object], *models: type[Model]) -> list[Model]:
